@@ -21,6 +21,20 @@
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
+/* IN_SET(x, a, b, ...): whether x equals one of the listed values. */
+#define IN_SET(x, first, ...)                                                   \
+        ({                                                                      \
+                const typeof(first) _set_[] = { first, __VA_ARGS__ };          \
+                const typeof(first) _x_ = (x);                                  \
+                bool _found_ = false;                                           \
+                for (size_t _i_ = 0; _i_ < ELEMENTSOF(_set_); _i_++)            \
+                        if (_set_[_i_] == _x_) {                                \
+                                _found_ = true;                                 \
+                                break;                                          \
+                        }                                                       \
+                _found_;                                                        \
+        })
+
 /* Hand ownership on: returns the value and clears the variable. */
 #define TAKE_PTR(p)                             \
         ({                                      \

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "log.h"
+#include "machine-bus.h"
+#include "manager-bus.h"
+#include "manager.h"
+
+static void machine_free_void(gpointer p) {
+        machine_free(p);
+}
+
+int manager_new(bool user_mode, const char *config_dir, const char *runtime_dir, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return -ENOMEM;
+        m->user_mode = user_mode;
+        m->idle_timeout_usec = MANAGER_IDLE_TIMEOUT_DEFAULT_USEC;
+        m->config_dir = strdup(config_dir);
+        m->runtime_dir = strdup(runtime_dir);
+        if (!m->config_dir || !m->runtime_dir)
+                return -ENOMEM;
+        m->machines = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, machine_free_void);
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        if (m->machines)
+                g_hash_table_destroy(m->machines);
+        host_config_free(m->host);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        free(m->config_dir);
+        free(m->runtime_dir);
+        free(m);
+        return NULL;
+}
+
+static void log_diagnostics(const Diagnostics *diag) {
+        for (size_t i = 0; i < diag->n_entries; i++) {
+                _cleanup_free_ char *s = diagnostic_format(diag->entries + i);
+
+                if (diag->entries[i].level == DIAGNOSTIC_ERROR)
+                        log_error("%s", strna(s));
+                else
+                        log_warning("%s", strna(s));
+        }
+}
+
+/* Resolve def against the current host file; on failure the reasons are in diag. */
+static int resolve(Manager *m, const MachineDef *def, unsigned index, MachineDef **ret,
+                   Diagnostics *diag) {
+        return machine_def_resolve(def, m->host, index, ret, diag);
+}
+
+static int add_machine(Manager *m, MachineDef *def, MachineDef *resolved, bool persistent,
+                       Machine **ret) {
+        Machine *machine;
+        int r;
+
+        r = machine_new(m, def, resolved, persistent, &machine);
+        if (r < 0)
+                return r;
+        g_hash_table_insert(m->machines, machine->name, machine);
+        machine_bus_emit_added(machine);
+        if (ret)
+                *ret = machine;
+        return 0;
+}
+
+static void remove_machine(Manager *m, Machine *machine) {
+        machine_bus_emit_removed(machine);
+        g_hash_table_remove(m->machines, machine->name);
+}
+
+static int load_into(Manager *m) {
+        _cleanup_(host_config_freep) HostConfig *host = NULL;
+        _cleanup_(diagnostics_done) Diagnostics diag = {};
+        MachineDef **defs = NULL;
+        size_t n = 0;
+        int r, broken = 0;
+
+        r = config_load_all(m->config_dir, &host, &defs, &n, &diag);
+        log_diagnostics(&diag);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load definitions from %s: %m", m->config_dir);
+        broken = (int) diag.n_errors;
+
+        host_config_free(m->host);
+        m->host = TAKE_PTR(host);
+
+        /* Forget guests whose file is gone, unless they are running (they stay until stopped). */
+        GHashTableIter it;
+        gpointer value;
+        g_hash_table_iter_init(&it, m->machines);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                Machine *machine = value;
+                bool found = false;
+
+                if (!machine->persistent || machine_is_active(machine))
+                        continue;
+                for (size_t i = 0; i < n && !found; i++)
+                        found = streq(defs[i]->name, machine->name);
+                if (!found) {
+                        machine_bus_emit_removed(machine);
+                        g_hash_table_iter_remove(&it);
+                }
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(diagnostics_done) Diagnostics rdiag = {};
+                _cleanup_(machine_def_freep) MachineDef *def = TAKE_PTR(defs[i]);
+                MachineDef *resolved = NULL;
+                Machine *existing;
+
+                r = resolve(m, def, (unsigned) i, &resolved, &rdiag);
+                log_diagnostics(&rdiag);
+                if (r < 0) {
+                        broken++;
+                        continue;
+                }
+
+                existing = manager_get_machine(m, def->name);
+                if (existing)
+                        machine_replace_definition(existing, TAKE_PTR(def), resolved);
+                else {
+                        r = add_machine(m, TAKE_PTR(def), resolved, true, NULL);
+                        if (r < 0) {
+                                machine_defs_free(defs, n);
+                                return log_oom();
+                        }
+                }
+        }
+        machine_defs_free(defs, n);
+        m->next_index = (unsigned) n;
+        return broken;
+}
+
+int manager_load(Manager *m) {
+        int r;
+
+        r = load_into(m);
+        if (r < 0)
+                return r;
+        log_info("Loaded %u machine(s) from %s%s.", g_hash_table_size(m->machines), m->config_dir,
+                 r > 0 ? " (some definitions were skipped, see above)" : "");
+        return 0;
+}
+
+int manager_reload(Manager *m) {
+        return load_into(m);
+}
+
+Machine *manager_get_machine(Manager *m, const char *name) {
+        return g_hash_table_lookup(m->machines, name);
+}
+
+Machine *manager_get_machine_by_uuid(Manager *m, const char *uuid) {
+        GHashTableIter it;
+        gpointer value;
+        uuid_t u;
+
+        if (uuid_parse(uuid, u) < 0)
+                return NULL;
+        g_hash_table_iter_init(&it, m->machines);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                Machine *machine = value;
+
+                if (uuid_compare(machine->resolved->id, u) == 0)
+                        return machine;
+        }
+        return NULL;
+}
+
+Machine *manager_get_machine_by_path(Manager *m, const char *path) {
+        GHashTableIter it;
+        gpointer value;
+
+        g_hash_table_iter_init(&it, m->machines);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+                if (streq(((Machine *) value)->path, path))
+                        return value;
+        return NULL;
+}
+
+int manager_define_machine(Manager *m, const char *json, uint64_t flags, Diagnostics *diag,
+                           Machine **ret) {
+        _cleanup_(machine_def_freep) MachineDef *def = NULL, *resolved = NULL;
+        _cleanup_free_ char *dir = NULL, *data = NULL;
+        Machine *existing;
+        size_t len = strlen(json);
+        int r;
+
+        if (len > DEF_FILE_SIZE_MAX)
+                return diag_error(diag, "<bus>", "$", "definition is %zu bytes, limit is %u",
+                                  len, DEF_FILE_SIZE_MAX);
+        r = machine_def_parse(json, len, "<bus>", &def, diag);
+        if (r < 0)
+                return r;
+
+        existing = manager_get_machine(m, def->name);
+        if (existing && !(flags & MACHINA_DEFINE_REPLACE))
+                return -EEXIST;
+        if (existing && !existing->persistent)
+                return -EBUSY;
+
+        r = resolve(m, def, existing ? existing->resolved->index : m->next_index, &resolved, diag);
+        if (r < 0)
+                return r;
+
+        /* Store the definition as given, normalized, so the file reads like what was defined. */
+        r = machine_def_to_json(def, true, &data);
+        if (r < 0)
+                return r;
+        if (asprintf(&dir, "%s/" MACHINE_CONF_DIR, m->config_dir) < 0)
+                return -ENOMEM;
+        if (mkdir(m->config_dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        r = config_write_atomic(dir, def->name, data, strlen(data));
+        if (r < 0)
+                return log_error_errno(r, "Failed to write definition of %s: %m", def->name);
+
+        if (existing)
+                machine_replace_definition(existing, TAKE_PTR(def), TAKE_PTR(resolved));
+        else {
+                r = add_machine(m, TAKE_PTR(def), TAKE_PTR(resolved), true, &existing);
+                if (r < 0)
+                        return r;
+                m->next_index++;
+        }
+        log_info("Defined machine %s.", existing->name);
+        if (ret)
+                *ret = existing;
+        return 0;
+}
+
+int manager_undefine_machine(Manager *m, const char *name) {
+        _cleanup_free_ char *path = NULL;
+        Machine *machine;
+
+        machine = manager_get_machine(m, name);
+        if (!machine)
+                return -ENXIO;
+        if (machine_is_active(machine))
+                return -EBUSY;
+        if (machine->persistent) {
+                if (asprintf(&path, "%s/" MACHINE_CONF_DIR "/%s" MACHINE_CONF_SUFFIX,
+                             m->config_dir, name) < 0)
+                        return -ENOMEM;
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return log_error_errno(errno, "Failed to remove %s: %m", path);
+        }
+        log_info("Undefined machine %s.", name);
+        remove_machine(m, machine);
+        return 0;
+}
+
+bool manager_is_idle(Manager *m) {
+        GHashTableIter it;
+        gpointer value;
+
+        g_hash_table_iter_init(&it, m->machines);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+                if (machine_is_active(value))
+                        return false;
+        return true;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The daemon's model: all guests, the host file, where things live. manager-bus.c is its face. */
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "diagnostics.h"
+#include "machine.h"
+
+#define MANAGER_IDLE_TIMEOUT_DEFAULT_USEC (30ULL * 1000000ULL)
+
+/* DefineMachine / CreateMachine flags. */
+#define MACHINA_DEFINE_REPLACE (UINT64_C(1) << 0)
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        bool user_mode;
+        char *config_dir;
+        char *runtime_dir;
+        uint64_t idle_timeout_usec;
+
+        HostConfig *host;
+        GHashTable *machines;           /* name → Machine*, owned */
+        unsigned next_index;            /* machine-index for guests defined after load */
+
+};
+
+int manager_new(bool user_mode, const char *config_dir, const char *runtime_dir, Manager **ret);
+Manager *manager_free(Manager *m);
+static inline void manager_freep(Manager **m) {
+        manager_free(*m);
+}
+
+/* Load every definition from the config dir; broken files are logged and skipped. */
+int manager_load(Manager *m);
+
+Machine *manager_get_machine(Manager *m, const char *name);
+Machine *manager_get_machine_by_uuid(Manager *m, const char *uuid);
+Machine *manager_get_machine_by_path(Manager *m, const char *path);
+
+/* Validate, resolve and write a definition; diag says what is wrong on -EINVAL. Returns -EEXIST
+ * when the name exists and REPLACE is not set. */
+int manager_define_machine(Manager *m, const char *json, uint64_t flags, Diagnostics *diag,
+                           Machine **ret);
+/* -ENXIO unknown, -EBUSY while running. Deletes the definition file, never disk images. */
+int manager_undefine_machine(Manager *m, const char *name);
+/* Re-read all files: new ones appear, removed ones (not running) disappear, changed ones are
+ * replaced. Returns the number of broken files skipped. */
+int manager_reload(Manager *m);
+
+/* Whether machinad may exit when idle: no guest running, nothing pending. */
+bool manager_is_idle(Manager *m);
