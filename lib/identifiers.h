@@ -4,6 +4,7 @@
 /* Stable identifiers derived from the machine UUID and name (IDENTIFIERS contract, bit-compatible
  * with machina). Each returns a newly allocated string in its text form. */
 
+#include <stdbool.h>
 #include <uuid/uuid.h>
 
 int identifier_mac(const uuid_t machine_id, const char *machine_name, const char *connection,
