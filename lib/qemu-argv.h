@@ -24,6 +24,16 @@ char *qemu_opt_escape(const char *s);
 int qemu_argv_build(const MachineDef *m, const HostConfig *host, const char *emulator,
                     Accel accel, const RuntimePaths *rt, char ***ret_argv);
 
+/* The tap device of a bridged connection: derived from the machine name and the connection's
+ * index, at most 15 bytes (IFNAMSIZ - 1), deterministic. "mt-<name>-<index>" when that fits,
+ * else "mh-<8 hex digits of a hash of the name>-<index>". machinad creates the tap under this
+ * name before the start (QEMU runs unprivileged and only opens it). */
+int qemu_tap_name(const char *machine_name, size_t index, char **ret);
+
+/* Look up an emulator name in $PATH (or return a copy of an absolute/relative path). systemd
+ * wants an absolute ExecStart. -ENOENT when not found. */
+int qemu_find_binary(const char *name, char **ret);
+
 /* One option per line, shell-quoted ("machinactl args"). */
 char *qemu_argv_format(char * const *argv);
 /* Shell-quote one word if needed. */
