@@ -221,11 +221,12 @@ def cleanup_stale():
         """Destroy beds whose owner is dead, and cgroups/dirs no registered bed accounts for.
         Call with the registry lock held. Beds with a live owner are never touched."""
         entries = registry_entries()
-        known = set()
+        known, known_dirs = set(), set()
         for e in entries:
                 owner = e.get("owner") or [0, None]
                 if proc_alive(owner[0], owner[1]):
                         known.add(e["id"])
+                        known_dirs.add(e.get("dir"))
                         continue
                 log(f"cleaning up stale bed {e['id']} (owner {owner[0]} is gone)")
                 try:
@@ -241,8 +242,8 @@ def cleanup_stale():
                                         wait_for(lambda cg=cg: (cgroup_kill_all(cg), cgroup_remove(cg))[1],
                                                  10.0, f"removal of {cg}")
         for name in os.listdir(DEFAULT_PARENT):
-                if name.startswith(CGROUP_PREFIX) and name[len(CGROUP_PREFIX):] not in known:
-                        path = os.path.join(DEFAULT_PARENT, name)
+                path = os.path.join(DEFAULT_PARENT, name)
+                if name.startswith(CGROUP_PREFIX) and path not in known_dirs:
                         if os.path.exists(os.path.join(path, ".machina-testbed")):
                                 log(f"removing stale bed dir {path}")
                                 shutil.rmtree(path, ignore_errors=True)
