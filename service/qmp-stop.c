@@ -12,7 +12,9 @@
 #include "log.h"
 #include "qmp.h"
 
+#ifndef USEC_PER_SEC
 #define USEC_PER_SEC 1000000ULL
+#endif
 #define POWERDOWN_REPEAT_USEC (5ULL * USEC_PER_SEC)
 #define TIMEOUT_SEC_MAX (7ULL * 24 * 3600)
 

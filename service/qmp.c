@@ -15,12 +15,12 @@
 #define QMP_CONNECT_RETRY_USEC (10U * 1000U)
 #define QMP_CONNECT_RETRY_MAX 200U
 
+#ifndef new0
 #define new0(t, n) ((t *) calloc((n), sizeof(t)))
-
-static inline void *mfree(void *p) {
-        free(p);
-        return NULL;
-}
+#endif
+#ifndef mfree
+#define mfree(p) ({ free(p); (void *) NULL; })
+#endif
 
 typedef enum QmpState {
         QMP_STATE_CONNECTING,           /* connect() in progress or retrying */
@@ -273,7 +273,7 @@ static int wbuf_append(QmpClient *c, const char *text) {
 static int client_flush_queue(QmpClient *c) {
         int r;
 
-        if (c->state != QMP_STATE_NEGOTIATING && c->state != QMP_STATE_READY)
+        if (!IN_SET(c->state, QMP_STATE_NEGOTIATING, QMP_STATE_READY))
                 return 0;
 
         for (QmpCommand *cmd = c->pending_head; cmd; cmd = cmd->next) {
@@ -545,7 +545,7 @@ static int client_read(QmpClient *c) {
 
         n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
         if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR)
+                if (IN_SET(errno, EAGAIN, EINTR))
                         return 0;
                 return client_disconnect(c, -errno);
         }
@@ -566,7 +566,7 @@ static int client_write(QmpClient *c) {
                                 continue;
                         if (errno == EAGAIN)
                                 break;
-                        if (errno == EPIPE || errno == ECONNRESET) {
+                        if (IN_SET(errno, EPIPE, ECONNRESET)) {
                                 /* QEMU is going away; what it sent before closing (replies,
                                  * SHUTDOWN) is still to be read, so keep reading until EOF. */
                                 c->write_shut = true;
