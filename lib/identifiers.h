@@ -2,7 +2,8 @@
 #pragma once
 
 /* Stable identifiers derived from the machine UUID and name (IDENTIFIERS contract, bit-compatible
- * with machina). Each returns a newly allocated string in its text form. */
+ * with machina). Each returns a newly allocated string in its text form, or -EINVAL for a NULL
+ * name or component. machine_id may be NULL: the all-zero UUID, as for a machine without one. */
 
 #include <stdbool.h>
 #include <uuid/uuid.h>

@@ -18,7 +18,11 @@
 typedef const char *(*PatternLookup)(const char *name, void *userdata);
 
 /* On error returns -EINVAL (or -E2BIG / -ERANGE / -ENOMEM) and, if ret_error is non-NULL, a
- * message saying what and where (column) to put into a diagnostic. */
+ * message saying what and where (column) to put into a diagnostic, e.g.
+ * "division by zero at column 12". Columns count bytes from 1. -ERANGE: 64-bit overflow;
+ * -E2BIG: output or nesting limit. A "$" that starts none of the forms (also at the end) is
+ * literal. Inside "$(( ))" a variable's value is evaluated as an expression of its own (as if
+ * parenthesized), without further variables. */
 int pattern_expand(const char *pattern, PatternLookup lookup, void *userdata,
                    char **ret, char **ret_error);
 

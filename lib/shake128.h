@@ -14,5 +14,6 @@ typedef struct Shake128 {
 
 void shake128_init(Shake128 *s);
 void shake128_absorb(Shake128 *s, const void *data, size_t len);
-/* Squeeze len more bytes; the first call finalizes (pads) the input. */
+/* Squeeze len more bytes; the first call finalizes (pads) the input, and absorbing after that is
+ * ignored (re-init to start a new stream). */
 void shake128_squeeze(Shake128 *s, void *out, size_t len);
