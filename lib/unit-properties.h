@@ -16,6 +16,10 @@ typedef enum UnitPropertyType {
         UNIT_PROPERTY_STRV,     /* "as" */
         UNIT_PROPERTY_EXEC,     /* "a(sasb)": one command, ignore_failure = false */
         UNIT_PROPERTY_DEVICE_ALLOW, /* "a(ss)": device node, permissions */
+        UNIT_PROPERTY_UINT32,   /* "u": value in t (UMask) */
+        UNIT_PROPERTY_INT32,    /* "i": value in t, as int32_t (SystemCallErrorNumber) */
+        UNIT_PROPERTY_BOOL_STRV, /* "(bas)": b = allow-list, strv = entries (SystemCallFilter,
+                                  * RestrictAddressFamilies); several of the same name add up */
         _UNIT_PROPERTY_TYPE_MAX,
 } UnitPropertyType;
 
@@ -39,7 +43,12 @@ typedef struct UnitContext {
         const char *user;               /* QEMU user; NULL in --user mode (no User=) */
         const char *group;
         bool user_mode;                 /* machinad --user: no User=/Group=/DeviceAllow= */
+        Accel accel;                    /* KVM or TCG as passed to qemu_argv_build(); AUTO: read
+                                         * it from the argv's -machine accel= */
 } UnitContext;
+
+/* D-Bus signature of a property's value: "s", "b", "t", "as", "a(sasb)", "a(ss)", "u", "i", "(bas)". */
+const char *unit_property_type_signature(UnitPropertyType t) _pure_;
 
 void unit_properties_done(UnitProperties *p);
 
