@@ -17,6 +17,8 @@
 #endif
 #define POWERDOWN_REPEAT_USEC (5ULL * USEC_PER_SEC)
 #define TIMEOUT_SEC_MAX (7ULL * 24 * 3600)
+/* sd-event's default accuracy (0) is 250 ms of slack; the deadline should be met closely. */
+#define TIMER_ACCURACY_USEC 1000ULL
 
 typedef struct Stopper {
         sd_event *event;
@@ -120,7 +122,7 @@ static void on_status(QmpClient *c, int error, JsonNode *result, const QmpError 
                 return;
         }
         r = sd_event_add_time_relative(s->event, &s->repeat_source, CLOCK_MONOTONIC,
-                                       POWERDOWN_REPEAT_USEC, 0, on_repeat, s);
+                                       POWERDOWN_REPEAT_USEC, TIMER_ACCURACY_USEC, on_repeat, s);
         if (r < 0) {
                 log_error_errno(r, "Failed to add timer: %m");
                 sd_event_exit(s->event, EXIT_FAILURE);
@@ -208,7 +210,7 @@ int main(int argc, char *argv[]) {
         qmp_client_set_disconnect_handler(s.qmp, on_disconnect, &s);
 
         r = sd_event_add_time_relative(s.event, &s.deadline_source, CLOCK_MONOTONIC,
-                                       s.timeout_sec * USEC_PER_SEC, 0, on_deadline, &s);
+                                       s.timeout_sec * USEC_PER_SEC, TIMER_ACCURACY_USEC, on_deadline, &s);
         if (r < 0) {
                 log_error_errno(r, "Failed to add timer: %m");
                 return EXIT_FAILURE;

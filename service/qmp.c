@@ -628,9 +628,10 @@ static int client_try_connect(QmpClient *c) {
         if (r == -EAGAIN) {
                 if (++c->n_connect_retries > QMP_CONNECT_RETRY_MAX)
                         return -ETIMEDOUT;
+                /* Explicit accuracy: 0 would mean sd-event's default slack of 250 ms. */
                 if (!c->retry_source)
                         r = sd_event_add_time_relative(c->event, &c->retry_source, CLOCK_MONOTONIC,
-                                                       QMP_CONNECT_RETRY_USEC, 0, on_retry, c);
+                                                       QMP_CONNECT_RETRY_USEC, QMP_CONNECT_RETRY_USEC / 10, on_retry, c);
                 else {
                         r = sd_event_source_set_time_relative(c->retry_source, QMP_CONNECT_RETRY_USEC);
                         if (r >= 0)

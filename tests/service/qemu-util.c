@@ -175,7 +175,7 @@ void test_qemu_done(TestQemu *q) {
         q->dir = q->qmp_path = q->qmp_stop_path = NULL;
 }
 
-int spawn_process(char *const argv[], pid_t *ret_pid) {
+int spawn_process(char *const argv[], int stderr_fd, pid_t *ret_pid) {
         pid_t parent = getpid(), pid;
         int pidfd;
 
@@ -183,6 +183,8 @@ int spawn_process(char *const argv[], pid_t *ret_pid) {
         ASSERT_TRUE(pid >= 0);
         if (pid == 0) {
                 if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(127);
+                if (stderr_fd >= 0 && dup2(stderr_fd, STDERR_FILENO) < 0)
                         _exit(127);
                 execv(argv[0], argv);
                 _exit(127);
@@ -331,4 +333,33 @@ bool has_event(Recorder *rec, const char *prefix) {
                 if (strncmp(rec->events[i], prefix, strlen(prefix)) == 0)
                         return true;
         return false;
+}
+
+int listen_unix(const char *path, int backlog) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        ASSERT_TRUE(fd >= 0 && strlen(path) < sizeof(sa.sun_path));
+        strcpy(sa.sun_path, path);
+        ASSERT_OK(bind(fd, (struct sockaddr *) &sa, sizeof(sa)));
+        if (backlog >= 0)
+                ASSERT_OK(listen(fd, backlog));
+        return fd;
+}
+
+int accept_with_deadline(sd_event *e, int server) {
+        uint64_t deadline = now_usec() + 10 * USEC_PER_SEC;
+
+        for (;;) {
+                struct pollfd p = { .fd = server, .events = POLLIN };
+                int fd = accept4(server, NULL, NULL, SOCK_CLOEXEC);
+
+                if (fd >= 0)
+                        return fd;
+                ASSERT_TRUE(errno == EAGAIN);
+                ASSERT_TRUE(now_usec() < deadline);
+                run_pending(e);
+                (void) poll(&p, 1, 5);
+        }
 }

@@ -15,10 +15,10 @@
 #include "tests.h"
 
 #ifndef USEC_PER_SEC
-#define USEC_PER_SEC 1000000ULL
+#define USEC_PER_SEC ((uint64_t) 1000000)
 #endif
 #ifndef USEC_PER_MSEC
-#define USEC_PER_MSEC 1000ULL
+#define USEC_PER_MSEC ((uint64_t) 1000)
 #endif
 
 uint64_t now_usec(void);
@@ -55,8 +55,8 @@ int test_qemu_wait_exit(TestQemu *q, unsigned timeout_sec);
 /* SIGKILL if still running, reap, remove the temp dir. Safe to call twice. */
 void test_qemu_done(TestQemu *q);
 
-/* Start argv[0] (a path) with stdout/stderr kept; returns a pidfd, pid in *ret_pid. */
-int spawn_process(char *const argv[], pid_t *ret_pid);
+/* Start argv[0] (a path); stderr goes to stderr_fd if >= 0. Returns a pidfd, pid in *ret_pid. */
+int spawn_process(char *const argv[], int stderr_fd, pid_t *ret_pid);
 /* Wait on the pidfd while running the loop; returns the exit code, aborts after timeout_sec. */
 int wait_process(sd_event *e, int pidfd, pid_t pid, unsigned timeout_sec);
 
@@ -72,6 +72,11 @@ void peer_write(Peer *p, const char *s);
 char *peer_read_command(sd_event *e, Peer *p, int64_t *ret_id);
 void peer_reply(Peer *p, int64_t id, const char *return_json);
 void peer_close(Peer *p);
+
+/* A listening (backlog >= 0) or merely bound (backlog < 0) non-blocking unix socket. */
+int listen_unix(const char *path, int backlog);
+/* accept4() on a non-blocking listener, running the loop meanwhile; aborts after 10 s. */
+int accept_with_deadline(sd_event *e, int server);
 
 char *make_temp_dir(void);
 void rm_rf_shallow(const char *dir);

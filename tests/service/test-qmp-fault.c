@@ -460,35 +460,6 @@ TEST(extra_reference_keeps_dispatching) {
         fixture_done(&f);
 }
 
-static int listen_unix(const char *path, int backlog) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd;
-
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        ASSERT_TRUE(fd >= 0 && strlen(path) < sizeof(sa.sun_path));
-        strcpy(sa.sun_path, path);
-        ASSERT_OK(bind(fd, (struct sockaddr *) &sa, sizeof(sa)));
-        if (backlog >= 0)
-                ASSERT_OK(listen(fd, backlog));
-        return fd;
-}
-
-static int accept_with_deadline(sd_event *e, int server) {
-        uint64_t deadline = now_usec() + 10 * USEC_PER_SEC;
-
-        for (;;) {
-                struct pollfd p = { .fd = server, .events = POLLIN };
-                int fd = accept4(server, NULL, NULL, SOCK_CLOEXEC);
-
-                if (fd >= 0)
-                        return fd;
-                ASSERT_TRUE(errno == EAGAIN);
-                ASSERT_TRUE(now_usec() < deadline);
-                run_pending(e);
-                (void) poll(&p, 1, 5);
-        }
-}
-
 TEST(connect_paths) {
         _cleanup_free_ char *dir = make_temp_dir(), *path = NULL, *longdir = NULL, *longpath = NULL, *bindpath = NULL;
         _cleanup_close_ int server = -EBADF, filler = -EBADF, dfd = -EBADF;
