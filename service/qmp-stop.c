@@ -76,7 +76,10 @@ static int on_repeat(sd_event_source *source, uint64_t usec, void *userdata) {
 static int on_deadline(sd_event_source *source, uint64_t usec, void *userdata) {
         Stopper *s = userdata;
 
-        if (s->quitting)
+        if (!qmp_client_is_ready(s->qmp))
+                /* E.g. another client holds the monitor: QEMU accepts one at a time. */
+                log_warning("QMP monitor did not answer within %" PRIu64 " s; leaving QEMU to systemd.", s->timeout_sec);
+        else if (s->quitting)
                 log_warning("QEMU did not exit within %" PRIu64 " s after quit; leaving it to systemd.", s->timeout_sec);
         else
                 log_warning("Guest did not power off within %" PRIu64 " s (%u ACPI power button presses); leaving it to systemd.",

@@ -6,7 +6,8 @@
  *
  * Life cycle: qmp_client_connect() → greeting read → "qmp_capabilities" answered → ready handler.
  * Commands may be queued with qmp_client_execute() at once; they go out after negotiation, in
- * order. Each command's handler is called exactly once: with the reply, with the QMP error, or
+ * order. QEMU's compact output is expected: one message per line ("pretty=on" is not supported).
+ * Each command's handler is called exactly once: with the reply, with the QMP error, or
  * with -ECONNRESET when the connection ends first. After that the disconnect handler runs once.
  * Dropping the last reference (also from inside any handler) cancels everything silently: no
  * handler of this client is called afterwards. */
@@ -59,6 +60,8 @@ typedef void (*QmpReadyHandler)(QmpClient *c, void *userdata);
 typedef void (*QmpEventHandler)(QmpClient *c, const char *event, JsonObject *data, uint64_t timestamp_usec, void *userdata);
 
 /* The connection ended: error 0 is an orderly EOF (QEMU closed the socket, e.g. it exited);
+ * -ECONNRESET is just as normal when QEMU exits with a command of ours still unread (the kernel
+ * reports a reset then; seen after "quit" with a command queued behind it);
  * negative: -EMSGSIZE (line too long), -EBADMSG (not QMP/JSON, or EOF inside a message),
  * -EPROTO (negotiation refused), -ETIMEDOUT (connect retries exhausted), or a socket error.
  * Called after every pending command's handler got -ECONNRESET. */
