@@ -27,7 +27,7 @@ int host_config_parse(const char *data, size_t size, const char *origin,
                       HostConfig **ret, Diagnostics *diag);
 int host_config_load(const char *confdir, HostConfig **ret, Diagnostics *diag);
 
-/* Load <confdir>/machina.conf.json and every <confdir>/machine.conf.d/*.conf.json, sorted by name.
+/* Load <confdir>/machina.conf.json and every <confdir>/machine.conf.d/<name>.conf.json, sorted by name.
  * A broken machine file is reported in diag and skipped; the others load. Duplicate names (and
  * duplicate explicit UUIDs) are errors for the later file. Returns the number of definitions. */
 int config_load_all(const char *confdir, HostConfig **ret_host,
