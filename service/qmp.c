@@ -369,7 +369,7 @@ static void on_capabilities(QmpClient *c, int error, JsonNode *result, const Qmp
                 c->ready_callback(c, c->ready_userdata);
 }
 
-static int64_t json_object_get_int_or(JsonObject *o, const char *name, int64_t def) {
+static int64_t qmp_json_get_int(JsonObject *o, const char *name, int64_t def) {
         JsonNode *n = o ? json_object_get_member(o, name) : NULL;
 
         if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
@@ -377,13 +377,13 @@ static int64_t json_object_get_int_or(JsonObject *o, const char *name, int64_t d
         return json_node_get_int(n);
 }
 
-static JsonObject *json_object_get_object_or_null(JsonObject *o, const char *name) {
+static JsonObject *qmp_json_get_object(JsonObject *o, const char *name) {
         JsonNode *n = o ? json_object_get_member(o, name) : NULL;
 
         return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
 }
 
-static const char *json_object_get_string_or_null(JsonObject *o, const char *name) {
+static const char *qmp_json_get_string(JsonObject *o, const char *name) {
         JsonNode *n = o ? json_object_get_member(o, name) : NULL;
 
         if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
@@ -392,15 +392,15 @@ static const char *json_object_get_string_or_null(JsonObject *o, const char *nam
 }
 
 static int client_handle_greeting(QmpClient *c, JsonObject *o) {
-        JsonObject *qmp = json_object_get_object_or_null(o, "QMP");
-        JsonObject *qemu = json_object_get_object_or_null(json_object_get_object_or_null(qmp, "version"), "qemu");
+        JsonObject *qmp = qmp_json_get_object(o, "QMP");
+        JsonObject *qemu = qmp_json_get_object(qmp_json_get_object(qmp, "version"), "qemu");
 
         if (!qmp)
                 return client_disconnect(c, -EBADMSG);
         if (qemu) {
-                c->version[0] = (unsigned) json_object_get_int_or(qemu, "major", 0);
-                c->version[1] = (unsigned) json_object_get_int_or(qemu, "minor", 0);
-                c->version[2] = (unsigned) json_object_get_int_or(qemu, "micro", 0);
+                c->version[0] = (unsigned) qmp_json_get_int(qemu, "major", 0);
+                c->version[1] = (unsigned) qmp_json_get_int(qemu, "minor", 0);
+                c->version[2] = (unsigned) qmp_json_get_int(qemu, "micro", 0);
                 c->have_version = true;
         }
 
@@ -410,15 +410,15 @@ static int client_handle_greeting(QmpClient *c, JsonObject *o) {
 }
 
 static void client_handle_event(QmpClient *c, JsonObject *o, const char *event) {
-        JsonObject *ts = json_object_get_object_or_null(o, "timestamp");
-        int64_t sec = json_object_get_int_or(ts, "seconds", 0), usec = json_object_get_int_or(ts, "microseconds", 0);
+        JsonObject *ts = qmp_json_get_object(o, "timestamp");
+        int64_t sec = qmp_json_get_int(ts, "seconds", 0), usec = qmp_json_get_int(ts, "microseconds", 0);
         uint64_t timestamp = 0;
 
         if (sec > 0 && usec >= 0 && (uint64_t) sec < UINT64_MAX / 1000000U)
                 timestamp = (uint64_t) sec * 1000000U + (uint64_t) usec;
 
         if (c->event_callback)
-                c->event_callback(c, event, json_object_get_object_or_null(o, "data"), timestamp, c->event_userdata);
+                c->event_callback(c, event, qmp_json_get_object(o, "data"), timestamp, c->event_userdata);
 }
 
 static void client_handle_reply(QmpClient *c, JsonObject *o) {
@@ -450,12 +450,12 @@ static void client_handle_reply(QmpClient *c, JsonObject *o) {
                 c->pending_tail = prev;
         c->n_pending--;
 
-        err = json_object_get_object_or_null(o, "error");
+        err = qmp_json_get_object(o, "error");
         if (cmd->callback) {
                 if (err || !json_object_has_member(o, "return")) {
                         QmpError e = {
-                                .error_class = json_object_get_string_or_null(err, "class") ?: "GenericError",
-                                .desc = json_object_get_string_or_null(err, "desc") ?: "",
+                                .error_class = qmp_json_get_string(err, "class") ?: "GenericError",
+                                .desc = qmp_json_get_string(err, "desc") ?: "",
                         };
 
                         cmd->callback(c, qmp_error_class_to_errno(e.error_class), NULL, &e, cmd->userdata);
@@ -491,7 +491,7 @@ static int client_handle_line(QmpClient *c, const char *line, size_t size) {
         if (c->state == QMP_STATE_GREETING)
                 return client_handle_greeting(c, o);
 
-        event = json_object_get_string_or_null(o, "event");
+        event = qmp_json_get_string(o, "event");
         if (event)
                 client_handle_event(c, o, event);
         else if (json_object_has_member(o, "return") || json_object_has_member(o, "error"))
