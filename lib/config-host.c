@@ -98,7 +98,15 @@ static int parse_mdev(JsonCtx *c, JsonNode *node, const char *path, MediatedDevi
                         continue;
                 }
                 SUBPATH(p, path, keys[i]);
-                CHECK(json_ctx_name(c, f[i], p, keys[i], fields[i]));
+                if (i != 1) {
+                        CHECK(json_ctx_name(c, f[i], p, i == 0 ? "device class" : "mdev type", fields[i]));
+                        continue;
+                }
+                /* The parent is a PCI address like "0000:00:02.0", used in a sysfs path. */
+                r = json_ctx_string(c, f[i], p, fields[i]);
+                CHECK(r);
+                if (r >= 0 && (isempty(d->parent) || d->parent[strspn(d->parent, "0123456789abcdefABCDEF:.")]))
+                        CHECK(ctx_error(c, p, "invalid PCI address '%s'", d->parent));
         }
         return 0;
 }

@@ -88,7 +88,7 @@ char *path_index(const char *parent, size_t i) {
 }
 
 /* Brackets outside strings, counted on the raw bytes: refuses hostile nesting before json-glib
- * (which recurses) ever sees it. */
+ * (which recurses) ever sees it. -ELOOP for nesting, -EBADMSG for an escaped NUL. */
 static int check_nesting(const char *data, size_t size, unsigned *ret_line, unsigned *ret_column) {
         unsigned depth = 0, line = 1, column = 0;
         bool in_string = false, escape = false;
@@ -102,8 +102,15 @@ static int check_nesting(const char *data, size_t size, unsigned *ret_line, unsi
                         column = 0;
                 }
                 if (in_string) {
-                        if (escape)
+                        if (escape) {
                                 escape = false;
+                                /* json-glib would silently cut the string at an escaped NUL. */
+                                if (ch == 'u' && size - i > 4 && strncmp(data + i + 1, "0000", 4) == 0) {
+                                        *ret_line = line;
+                                        *ret_column = column;
+                                        return -EBADMSG;
+                                }
+                        }
                         else if (ch == '\\')
                                 escape = true;
                         else if (ch == '"')
@@ -129,12 +136,17 @@ int json_ctx_load(JsonCtx *c, const char *data, size_t size, JsonParser **ret_pa
         g_autoptr(GError) error = NULL;
         unsigned line, column;
         JsonNode *root;
+        int r;
 
         if (size > DEF_FILE_SIZE_MAX)
                 return ctx_error(c, "$", "document is %zu bytes, the limit is %u bytes", size, DEF_FILE_SIZE_MAX);
         if (memchr(data, 0, size))
                 return ctx_error(c, "$", "invalid JSON: document contains a NUL byte");
-        if (check_nesting(data, size, &line, &column) < 0)
+        r = check_nesting(data, size, &line, &column);
+        if (r == -EBADMSG)
+                return ctx_error(c, "$", "invalid JSON: %u:%u: strings must not contain NUL (\\u0000)",
+                                 line, column);
+        if (r < 0)
                 return ctx_error(c, "$", "invalid JSON: %u:%u: nesting deeper than %u levels",
                                  line, column, DEF_NESTING_MAX);
 
