@@ -8,6 +8,7 @@
 #include "log.h"
 #include "manager-bus.h"
 #include "manager.h"
+#include "systemd-glue.h"
 
 static bool arg_user;
 static char *arg_config_dir;
@@ -239,9 +240,14 @@ static int run(int argc, char *argv[]) {
         r = manager_bus_register(m);
         if (r < 0)
                 return r;
+        r = systemd_subscribe(m);
+        if (r < 0)
+                return r;
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach bus to event loop: %m");
+        /* Take over running guests before serving, so nobody sees them as stopped. */
+        (void) manager_adopt_running(m);
         r = sd_bus_request_name(m->bus, "org.machina", 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to acquire name org.machina: %m");

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include <stdarg.h>
-
 #include "bus-util.h"
 #include "config.h"
 #include "log.h"
 #include "machine-bus.h"
+#include "machine-lifecycle.h"
+#include "polkit.h"
 #include "manager.h"
 
 #define MACHINE_INTERFACE "org.machina.Machine"
@@ -85,6 +85,22 @@ static int property_get_owner(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_append(reply, "u", (uint32_t) (machine->resolved->owner_set ? machine->resolved->owner : 0));
 }
 
+static int property_get_persistent(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        Machine *machine = userdata;
+
+        return sd_bus_message_append(reply, "b", (int) machine->persistent);
+}
+
+static int property_get_pending_changes(sd_bus *bus, const char *path, const char *interface,
+                                        const char *property, sd_bus_message *reply, void *userdata,
+                                        sd_bus_error *error) {
+        Machine *machine = userdata;
+
+        return sd_bus_message_append(reply, "b", (int) machine->pending_changes);
+}
+
 static int property_get_display(sd_bus *bus, const char *path, const char *interface,
                                 const char *property, sd_bus_message *reply, void *userdata,
                                 sd_bus_error *error) {
@@ -112,12 +128,107 @@ static int method_get_config(sd_bus_message *message, void *userdata, sd_bus_err
         return sd_bus_reply_method_return(message, "s", json);
 }
 
-static int method_not_yet(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        /* Lifecycle through systemd is the next step (issue: machinad lifecycle). Say so plainly
-         * instead of pretending. */
+static uid_t machine_owner(const Machine *machine) {
+        return machine->resolved->owner_set ? machine->resolved->owner : (uid_t) -1;
+}
+
+/* 1: go on; 0: parked for polkit (the handler returns 1 = handled, the call comes back);
+ * < 0: refused. */
+static int verify(sd_bus_message *message, Machine *machine, const char *action,
+                  sd_bus_error *error) {
+        return manager_verify_polkit_async(machine->manager, message, action, machine->name,
+                                           machine_owner(machine), error);
+}
+
+/* Runs an operation that answers later (or failed right away). */
+static int finish(int r) {
+        return r < 0 ? r : 1;
+}
+
+int machine_bus_start(sd_bus_message *message, Machine *machine, sd_bus_error *error) {
+        int r = verify(message, machine, POLKIT_ACTION_CONTROL, error);
+
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
+        return finish(machine_start(machine, message, error));
+}
+
+int machine_bus_stop(sd_bus_message *message, Machine *machine, sd_bus_error *error) {
+        int r = verify(message, machine, POLKIT_ACTION_CONTROL, error);
+
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
+        return finish(machine_stop(machine, message, error));
+}
+
+int machine_bus_shutdown(sd_bus_message *message, Machine *machine, uint64_t timeout_usec,
+                         uint64_t flags, sd_bus_error *error) {
+        int r = verify(message, machine, POLKIT_ACTION_CONTROL, error);
+
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
+        return finish(machine_shutdown(machine, timeout_usec, flags, message, error));
+}
+
+int machine_bus_kill(sd_bus_message *message, Machine *machine, const char *whom, int signo,
+                     sd_bus_error *error) {
+        int r = verify(message, machine, POLKIT_ACTION_CONTROL, error);
+
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
+        return finish(machine_kill(machine, whom, signo, message, error));
+}
+
+static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return machine_bus_start(message, userdata, error);
+}
+
+static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return machine_bus_stop(message, userdata, error);
+}
+
+static int method_shutdown(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        uint64_t timeout_usec, flags;
+        int r;
+
+        r = sd_bus_message_read(message, "tt", &timeout_usec, &flags);
+        if (r < 0)
+                return r;
+        return machine_bus_shutdown(message, userdata, timeout_usec, flags, error);
+}
+
+static int method_kill(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        const char *whom;
+        int32_t signo;
+        int r;
+
+        r = sd_bus_message_read(message, "si", &whom, &signo);
+        if (r < 0)
+                return r;
+        return machine_bus_kill(message, userdata, whom, signo, error);
+}
+
+static int method_qmp_operation(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        const char *member = sd_bus_message_get_member(message);
+        Machine *machine = userdata;
+        int r;
+
+        r = verify(message, machine, POLKIT_ACTION_CONTROL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
+        if (streq(member, "Reboot"))
+                r = machine_reboot(machine, message, error);
+        else if (streq(member, "Pause"))
+                r = machine_pause(machine, message, error);
+        else
+                r = machine_resume(machine, message, error);
+        return finish(r);
+}
+
+static int method_open_console(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        /* The console relay is the next step (issue: console, events); refuse plainly. */
         return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
-                                 "%s is not implemented yet by this machinad.",
-                                 sd_bus_message_get_member(message));
+                                 "OpenConsole is not implemented yet by this machinad.");
 }
 
 const sd_bus_vtable machine_vtable[] = {
@@ -135,23 +246,23 @@ const sd_bus_vtable machine_vtable[] = {
         SD_BUS_PROPERTY("CPUs", "u", property_get_cpus, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MemoryMiB", "t", property_get_memory, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Autostart", "s", property_get_autostart, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Persistent", "b", NULL, offsetof(Machine, persistent), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Persistent", "b", property_get_persistent, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Owner", "u", property_get_owner, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("PendingChanges", "b", NULL, offsetof(Machine, pending_changes), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PendingChanges", "b", property_get_pending_changes, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Display", "s", property_get_display, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Console", "s", property_get_console, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("GetConfig", "", "s", method_get_config, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD("Start", "", "", method_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD("Stop", "", "", method_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Start", "", "", method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Stop", "", "", method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("Shutdown", "tt", SD_BUS_PARAM(timeout_usec) SD_BUS_PARAM(flags),
-                                 "", , method_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD("Reboot", "", "", method_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD("Pause", "", "", method_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD("Resume", "", "", method_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
+                                 "", , method_shutdown, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Reboot", "", "", method_qmp_operation, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Pause", "", "", method_qmp_operation, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Resume", "", "", method_qmp_operation, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("Kill", "si", SD_BUS_PARAM(whom) SD_BUS_PARAM(signal),
-                                 "", , method_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
+                                 "", , method_kill, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("OpenConsole", "", , "h", SD_BUS_PARAM(fd),
-                                 method_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
+                                 method_open_console, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("Event", "ss", SD_BUS_PARAM(event) SD_BUS_PARAM(json), 0),
         SD_BUS_VTABLE_END
 };
@@ -185,7 +296,7 @@ int machine_node_enumerator(sd_bus *bus, const char *path, void *userdata, char 
         return 1;
 }
 
-void machine_bus_emit_changed(Machine *machine, const char *first, ...) {
+void machine_bus_emit_changed(Machine *machine, const char *property) {
         static const char * const mutable[] = {
                 "UUID", "Description", "Tags", "State", "StateReason", "StateChangeTimestamp",
                 "MainPID", "CPUs", "MemoryMiB", "Autostart", "Persistent", "Owner",
@@ -193,21 +304,16 @@ void machine_bus_emit_changed(Machine *machine, const char *first, ...) {
         };
         const char *names[ELEMENTSOF(mutable) + 1];
         size_t n = 0;
-        va_list ap;
         int r;
 
-        if (!machine->manager->bus)
+        if (!machine->manager->published)
                 return;
-        if (!first)
+        if (!property)
                 memcpy(names, mutable, sizeof(mutable));
         else {
-                /* The properties a state transition touches, plus Generation. */
-                names[n++] = first;
-                va_start(ap, first);
-                for (const char *p; n < ELEMENTSOF(names) - 2 && (p = va_arg(ap, const char *)); )
-                        names[n++] = p;
-                va_end(ap);
-                if (streq(first, "State")) {
+                /* The property, those a state transition touches with it, and Generation. */
+                names[n++] = property;
+                if (streq(property, "State")) {
                         names[n++] = "StateReason";
                         names[n++] = "StateChangeTimestamp";
                         names[n++] = "MainPID";
@@ -221,11 +327,18 @@ void machine_bus_emit_changed(Machine *machine, const char *first, ...) {
                 log_warning_errno(r, "Failed to emit PropertiesChanged for %s: %m", machine->name);
 }
 
+int machine_bus_emit_event(Machine *machine, const char *event, const char *json) {
+        if (!machine->manager->published)
+                return 0;
+        return sd_bus_emit_signal(machine->manager->bus, machine->path, MACHINE_INTERFACE, "Event",
+                                  "ss", event, json);
+}
+
 void machine_bus_emit_added(Machine *machine) {
         sd_bus *bus = machine->manager->bus;
         int r;
 
-        if (!bus)
+        if (!machine->manager->published)
                 return;
         r = sd_bus_emit_object_added(bus, machine->path);
         if (r < 0)
@@ -240,7 +353,7 @@ void machine_bus_emit_removed(Machine *machine) {
         sd_bus *bus = machine->manager->bus;
         int r;
 
-        if (!bus)
+        if (!machine->manager->published)
                 return;
         r = sd_bus_emit_object_removed(bus, machine->path);
         if (r < 0)

@@ -4,6 +4,7 @@
 
 #include "bus-label.h"
 #include "machine-bus.h"
+#include "machine-lifecycle.h"
 #include "machine.h"
 #include "manager.h"
 #include "unit-properties.h"
@@ -30,6 +31,18 @@ static const char * const machine_state_reason_table[_MACHINE_REASON_MAX] = {
         [MACHINE_REASON_ADOPTED]        = "adopted",
 };
 DEFINE_STRING_TABLE_LOOKUP(machine_state_reason, MachineStateReason);
+
+static const char * const machine_operation_table[_MACHINE_OP_MAX] = {
+        [MACHINE_OP_NONE]     = "none",
+        [MACHINE_OP_START]    = "Start",
+        [MACHINE_OP_STOP]     = "Stop",
+        [MACHINE_OP_SHUTDOWN] = "Shutdown",
+        [MACHINE_OP_REBOOT]   = "Reboot",
+        [MACHINE_OP_PAUSE]    = "Pause",
+        [MACHINE_OP_RESUME]   = "Resume",
+        [MACHINE_OP_KILL]     = "Kill",
+};
+DEFINE_STRING_TABLE_LOOKUP(machine_operation, MachineOperation);
 
 static uint64_t now_realtime_usec(void) {
         struct timespec ts;
@@ -71,6 +84,7 @@ int machine_new(Manager *m, MachineDef *def, MachineDef *resolved, bool persiste
 Machine *machine_free(Machine *machine) {
         if (!machine)
                 return NULL;
+        machine_lifecycle_done(machine);
         free(machine->name);
         free(machine->path);
         free(machine->unit);

@@ -9,6 +9,24 @@
 #include "machine-def.h"
 
 typedef struct Manager Manager;
+typedef struct QmpClient QmpClient;
+typedef struct sd_bus_message sd_bus_message;
+typedef struct sd_bus_slot sd_bus_slot;
+typedef struct sd_event_source sd_event_source;
+
+/* The lifecycle operation in flight on a guest; a second one gets Busy. */
+typedef enum MachineOperation {
+        MACHINE_OP_NONE,
+        MACHINE_OP_START,
+        MACHINE_OP_STOP,
+        MACHINE_OP_SHUTDOWN,
+        MACHINE_OP_REBOOT,
+        MACHINE_OP_PAUSE,
+        MACHINE_OP_RESUME,
+        MACHINE_OP_KILL,
+        _MACHINE_OP_MAX,
+        _MACHINE_OP_INVALID = -EINVAL,
+} MachineOperation;
 
 typedef enum MachineState {
         MACHINE_STOPPED,
@@ -37,6 +55,7 @@ typedef enum MachineStateReason {
 
 DECLARE_STRING_TABLE_LOOKUP(machine_state, MachineState);
 DECLARE_STRING_TABLE_LOOKUP(machine_state_reason, MachineStateReason);
+DECLARE_STRING_TABLE_LOOKUP(machine_operation, MachineOperation);
 
 typedef struct Machine {
         Manager *manager;
@@ -54,6 +73,21 @@ typedef struct Machine {
         uint64_t state_timestamp;       /* CLOCK_REALTIME µs */
         uint64_t generation;            /* bumped on every property change */
         uint32_t main_pid;
+
+        /* Lifecycle (machine-lifecycle.c). */
+        char *runtime_dir;              /* <runtime-dir>/<name> while the guest exists */
+        MachineOperation op;            /* in flight, or NONE */
+        sd_bus_message *op_message;     /* the call to answer when op completes */
+        sd_bus_slot *op_slot;           /* our pending call to systemd */
+        char *job;                      /* systemd job we wait for */
+        bool unit_started;              /* the start job finished "done": unit signals count */
+        sd_event_source *op_timer;      /* shutdown deadline, QMP connect retries */
+        sd_event_source *repeat_timer;  /* ACPI powerdown repeated every 5 s */
+        uint64_t op_deadline;           /* CLOCK_MONOTONIC µs */
+        uint64_t shutdown_flags;
+        QmpClient *qmp;
+        MachineStateReason exit_reason; /* what the next stop means, known before it happens */
+        char *unit_result;              /* systemd's Result= of the unit, last seen */
 } Machine;
 
 /* Takes ownership of def and resolved (also on failure). */

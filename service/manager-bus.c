@@ -5,24 +5,15 @@
 #include "log.h"
 #include "machine-bus.h"
 #include "manager-bus.h"
+#include "polkit.h"
 
 #define MANAGER_PATH "/org/machina"
 #define MANAGER_INTERFACE "org.machina.Manager"
 
-/* Who may change definitions. Until the polkit module lands, only root (system mode) or our own
- * uid (user mode) may: "polkit absent → deny", never allow. */
-static int check_define_access(Manager *m, sd_bus_message *message, sd_bus_error *error) {
-        uid_t uid;
-        int r;
-
-        r = bus_message_get_sender_uid(message, &uid);
-        if (r < 0)
-                return r;
-        if (uid == 0 || (m->user_mode && uid == getuid()))
-                return 0;
-        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                 "Access denied to org.machina.machine.define for uid %u.",
-                                 (unsigned) uid);
+/* 1: go on; 0: parked for polkit; < 0: refused. */
+static int verify_define(Manager *m, sd_bus_message *message, const char *machine,
+                         sd_bus_error *error) {
+        return manager_verify_polkit_async(m, message, POLKIT_ACTION_DEFINE, machine, (uid_t) -1, error);
 }
 
 static int reply_machine_lookup(sd_bus_message *message, Machine *machine, const char *what,
@@ -104,9 +95,9 @@ static int method_define_machine(sd_bus_message *message, void *userdata, sd_bus
         if (flags & ~MACHINA_DEFINE_REPLACE)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Unknown flags 0x%" PRIx64 ".", flags & ~MACHINA_DEFINE_REPLACE);
-        r = check_define_access(m, message, error);
-        if (r != 0)
-                return r;
+        r = verify_define(m, message, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
 
         r = manager_define_machine(m, json, flags, &diag, &machine);
         if (r == -EEXIST)
@@ -136,9 +127,9 @@ static int method_undefine_machine(sd_bus_message *message, void *userdata, sd_b
                                          "Unknown flags 0x%" PRIx64 ".", flags);
         if (!manager_get_machine(m, name))
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_MACHINE, "No machine %s.", name);
-        r = check_define_access(m, message, error);
-        if (r != 0)
-                return r;
+        r = verify_define(m, message, name, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
 
         r = manager_undefine_machine(m, name);
         if (r == -EBUSY)
@@ -153,20 +144,85 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         Manager *m = userdata;
         int r;
 
-        r = check_define_access(m, message, error);
-        if (r != 0)
-                return r;
+        r = verify_define(m, message, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
         r = manager_reload(m);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(message, NULL);
 }
 
-static int method_redirect(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        /* StartMachine(s) & co. forward to the object's method: one code path (next step). */
+/* StartMachine(s) & co.: find the object, then the object's own method body. */
+static int lookup(Manager *m, const char *name, Machine **ret, sd_bus_error *error) {
+        *ret = manager_get_machine(m, name);
+        if (!*ret)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_MACHINE, "No machine %s.", name);
+        return 0;
+}
+
+static int method_start_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Machine *machine;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        r = lookup(userdata, name, &machine, error);
+        if (r < 0)
+                return r;
+        return machine_bus_start(message, machine, error);
+}
+
+static int method_stop_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Machine *machine;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        r = lookup(userdata, name, &machine, error);
+        if (r < 0)
+                return r;
+        return machine_bus_stop(message, machine, error);
+}
+
+static int method_shutdown_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        uint64_t timeout_usec;
+        Machine *machine;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "st", &name, &timeout_usec);
+        if (r < 0)
+                return r;
+        r = lookup(userdata, name, &machine, error);
+        if (r < 0)
+                return r;
+        return machine_bus_shutdown(message, machine, timeout_usec, 0, error);
+}
+
+static int method_kill_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        const char *name, *whom;
+        Machine *machine;
+        int32_t signo;
+        int r;
+
+        r = sd_bus_message_read(message, "ssi", &name, &whom, &signo);
+        if (r < 0)
+                return r;
+        r = lookup(userdata, name, &machine, error);
+        if (r < 0)
+                return r;
+        return machine_bus_kill(message, machine, whom, signo, error);
+}
+
+static int method_create_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        /* Transient guests come with the define/create issue; refuse plainly until then. */
         return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
-                                 "%s is not implemented yet by this machinad.",
-                                 sd_bus_message_get_member(message));
+                                 "CreateMachine is not implemented yet by this machinad.");
 }
 
 static int property_get_mode(sd_bus *bus, const char *path, const char *interface,
@@ -200,17 +256,17 @@ static const sd_bus_vtable manager_vtable[] = {
                                  "", , method_undefine_machine, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("CreateMachine", "st", SD_BUS_PARAM(json) SD_BUS_PARAM(flags),
                                  "o", SD_BUS_PARAM(machine),
-                                 method_redirect, SD_BUS_VTABLE_UNPRIVILEGED),
+                                 method_create_machine, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reload", "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("StartMachine", "s", SD_BUS_PARAM(name), "", ,
-                                 method_redirect, SD_BUS_VTABLE_UNPRIVILEGED),
+                                 method_start_machine, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("StopMachine", "s", SD_BUS_PARAM(name), "", ,
-                                 method_redirect, SD_BUS_VTABLE_UNPRIVILEGED),
+                                 method_stop_machine, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("ShutdownMachine", "st", SD_BUS_PARAM(name) SD_BUS_PARAM(timeout_usec),
-                                 "", , method_redirect, SD_BUS_VTABLE_UNPRIVILEGED),
+                                 "", , method_shutdown_machine, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("KillMachine", "ssi",
                                  SD_BUS_PARAM(name) SD_BUS_PARAM(whom) SD_BUS_PARAM(signal),
-                                 "", , method_redirect, SD_BUS_VTABLE_UNPRIVILEGED),
+                                 "", , method_kill_machine, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("MachineNew", "so", SD_BUS_PARAM(name) SD_BUS_PARAM(path), 0),
         SD_BUS_SIGNAL_WITH_NAMES("MachineRemoved", "so", SD_BUS_PARAM(name) SD_BUS_PARAM(path), 0),
         SD_BUS_VTABLE_END
@@ -233,5 +289,6 @@ int manager_bus_register(Manager *m) {
         r = sd_bus_add_object_manager(m->bus, NULL, MANAGER_PATH);
         if (r < 0)
                 return log_error_errno(r, "Failed to add object manager: %m");
+        m->published = true;
         return 0;
 }

@@ -8,6 +8,9 @@
 #include "machine-bus.h"
 #include "manager-bus.h"
 #include "manager.h"
+#include "machine-lifecycle.h"
+#include "polkit.h"
+#include "systemd-glue.h"
 
 static void machine_free_void(gpointer p) {
         machine_free(p);
@@ -36,6 +39,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         if (m->machines)
                 g_hash_table_destroy(m->machines);
+        manager_polkit_registry_free(m);
         host_config_free(m->host);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
@@ -181,6 +185,44 @@ Machine *manager_get_machine_by_uuid(Manager *m, const char *uuid) {
         return NULL;
 }
 
+Machine *manager_get_machine_by_unit(Manager *m, const char *unit) {
+        _cleanup_free_ char *name = NULL;
+        size_t n = strlen(unit);
+
+        if (n <= strlen("machina-.service") || strncmp(unit, "machina-", 8) != 0 ||
+            !streq(unit + n - 8, ".service"))
+                return NULL;
+        name = strndup(unit + 8, n - 16);
+        if (!name)
+                return NULL;
+        return manager_get_machine(m, name);
+}
+
+int manager_adopt_running(Manager *m) {
+        _cleanup_strv_free_ char **units = NULL;
+        int r;
+
+        r = systemd_list_guest_units(m, &units);
+        if (r < 0)
+                return r;
+        for (char **u = units; u && *u; u++) {
+                Machine *machine = manager_get_machine_by_unit(m, *u);
+                uint32_t pid = 0;
+
+                if (!machine) {
+                        log_warning("Unit %s runs, but no definition names it; leaving it alone.", *u);
+                        continue;
+                }
+                (void) systemd_get_unit_main_pid(m, *u, &pid);
+                r = machine_adopt(machine, pid);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to adopt %s: %m", machine->name);
+                else
+                        log_info("Adopted running machine %s (PID %u).", machine->name, pid);
+        }
+        return 0;
+}
+
 Machine *manager_get_machine_by_path(Manager *m, const char *path) {
         GHashTableIter it;
         gpointer value;
@@ -270,9 +312,14 @@ bool manager_is_idle(Manager *m) {
         GHashTableIter it;
         gpointer value;
 
+        if (m->polkit_registry && g_hash_table_size(m->polkit_registry) > 0)
+                return false;
         g_hash_table_iter_init(&it, m->machines);
-        while (g_hash_table_iter_next(&it, NULL, &value))
-                if (machine_is_active(value))
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                Machine *machine = value;
+
+                if (machine_is_active(machine) || machine->op != MACHINE_OP_NONE)
                         return false;
+        }
         return true;
 }

@@ -26,6 +26,8 @@ struct Manager {
         HostConfig *host;
         GHashTable *machines;           /* name → Machine*, owned */
         unsigned next_index;            /* machine-index for guests defined after load */
+        bool published;                 /* objects registered: changes are signalled */
+        GHashTable *polkit_registry;    /* parked calls waiting for polkit (polkit.c) */
 
 };
 
@@ -41,6 +43,10 @@ int manager_load(Manager *m);
 Machine *manager_get_machine(Manager *m, const char *name);
 Machine *manager_get_machine_by_uuid(Manager *m, const char *uuid);
 Machine *manager_get_machine_by_path(Manager *m, const char *path);
+Machine *manager_get_machine_by_unit(Manager *m, const char *unit);
+
+/* Take over guests whose units are running (after a daemon restart or crash). */
+int manager_adopt_running(Manager *m);
 
 /* Validate, resolve and write a definition; diag says what is wrong on -EINVAL. Returns -EEXIST
  * when the name exists and REPLACE is not set. */

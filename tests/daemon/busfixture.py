@@ -57,6 +57,7 @@ class Fixture:
         with open(os.path.join(self.dir, "bus.conf"), "w") as f:
             f.write(BUS_CONFIG.format(sock=self.sock))
         self.procs = []
+        self.files = []
         self.bus_log = open(os.path.join(self.dir, "bus.log"), "w")
         self.daemon_log_path = os.path.join(self.dir, "machinad.log")
         busd = subprocess.Popen(["dbus-daemon", "--config-file", os.path.join(self.dir, "bus.conf"),
@@ -72,6 +73,7 @@ class Fixture:
         env["DBUS_SESSION_BUS_ADDRESS"] = self.address
         env.pop("DBUS_STARTER_ADDRESS", None)
         log = open(self.daemon_log_path, "a")
+        self.files.append(log)
         self.machinad = subprocess.Popen(
             [os.environ["MACHINAD"], "--user", "--config-dir", self.config_dir,
              "--runtime-dir", self.runtime_dir, f"--idle-timeout={self.idle_timeout}", *extra],
@@ -107,6 +109,8 @@ class Fixture:
                     p.kill()
                     p.wait(10)
         self.bus_log.close()
+        for f in self.files:
+            f.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -387,13 +387,14 @@ class TestBed:
                                 raise TestBedError(f"{self.dir} exists, is not empty and is not a test bed")
                         shutil.rmtree(self.dir)
                 os.makedirs(self.dir)
+                # The marker first: a harness killed from here on leaves a dir `up` may remove.
+                self._write(os.path.join(self.dir, ".machina-testbed"), self.id + "\n")
                 # polkitd runs as user polkitd and must traverse the bed's directories.
                 os.chmod(self.dir, 0o755)
                 for d in ("bus", "services", "system.d", "units/default.target.wants", "logs",
                           "home", "config", "data", "polkit/actions", "polkit/rules.d", "polkit/etc-rules.d"):
                         os.makedirs(os.path.join(self.dir, d), mode=0o755, exist_ok=True)
                 os.makedirs(self.xdg_runtime_dir, mode=0o700)
-                self._write(os.path.join(self.dir, ".machina-testbed"), self.id + "\n")
                 self._write(os.path.join(self.dir, "pids"), "")
                 self._write(os.path.join(self.dir, "bus.conf"), BUS_CONF.format(tb=self.dir))
                 for name in ("org.freedesktop.systemd1.conf", "org.freedesktop.PolicyKit1.conf"):
@@ -468,7 +469,14 @@ class TestBed:
                        f"DBUS_SESSION_BUS_ADDRESS={self.address}", f"DBUS_SYSTEM_BUS_ADDRESS={self.address}",
                        SYSTEMD, "--user", "--log-target=kmsg",
                        f"--log-level={os.environ.get('MACHINA_TESTBED_LOG_LEVEL', 'info')}"]
+                # /run/systemd/inaccessible/* is what PID 1 creates at boot: the sources that
+                # ProtectKernelLogs=, InaccessiblePaths= & co. mount over hidden paths.
                 script = ('set -e; mount -t tmpfs -o mode=0755 tmpfs /run/systemd; mkdir /run/systemd/system; '
+                          'i=/run/systemd/inaccessible; mkdir -m 0755 $i; mkdir -m 0000 $i/dir; '
+                          'install -m 0000 /dev/null $i/reg; mkfifo -m 0000 $i/fifo; '
+                          'mknod -m 0000 $i/chr c 0 0; mknod -m 0000 $i/blk b 0 0; '
+                          '/usr/bin/python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" $i/sock; '
+                          'chmod 0000 $i/sock; '
                           'mount --bind "$0" /dev/kmsg; exec "$@"')
                 self._spawn("systemd", ["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
                                         os.path.join(tb, "kmsg")] + env, "manager", "systemd-stderr.log")

@@ -1,0 +1,192 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""machinad on the real-parts test bed: the bed (tests/testbed) with machinad bus-activated from
+the build tree in system mode, a config dir with the test guest's definitions, and helpers to
+follow a machine's properties through PropertiesChanged and to reach its serial console."""
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.path.realpath(os.path.join(HERE, "..", ".."))
+BUILDDIR = os.environ.get("MACHINA_BUILDDIR") or os.path.join(SRCDIR, "build")
+sys.path.insert(0, os.path.join(SRCDIR, "tests", "testbed"))
+sys.path.insert(0, os.path.join(SRCDIR, "tests", "integration"))
+
+import dbus  # noqa: E402
+import e2e  # noqa: E402
+import testbed  # noqa: E402
+from e2e import Failure, check, pump_until  # noqa: E402,F401
+
+QEMU_USER = "machina-qemu"
+BED_PARENT = "/var/lib/machina-tests"
+MACHINE_IFACE = "org.machina.Machine"
+
+
+def ensure_qemu_user():
+    """machinad runs guests as the QEMU user of units/machina.sysusers; create it like a package
+    install would (systemd-sysusers with our file)."""
+    try:
+        pwd.getpwnam(QEMU_USER)
+    except KeyError:
+        subprocess.run(["systemd-sysusers", os.path.join(SRCDIR, "units", "machina.sysusers")],
+                       check=True, timeout=60)
+
+
+def guest_definition(guest_dir, name, variant="acpi", owner=None):
+    cmdline = "console=ttyS0 quiet" + (" machina.powerbtn=ignore" if variant == "ignore" else "")
+    d = {"name": name,
+         "attrs": {"cpu": {"count": 1}, "ram": {"size": "128M"}, "accel": "tcg",
+                   "kernel": {"path": os.path.join(guest_dir, "vmlinux"),
+                              "initrd": os.path.join(guest_dir, "initramfs.gz"),
+                              "cmdline": cmdline}},
+         "stop-timeout": 20}
+    if owner is not None:
+        d["owner"] = owner
+    return d
+
+
+class MachinadBed:
+    def __init__(self, definitions=(), idle_timeout=0):
+        ensure_qemu_user()
+        # Guests run with PrivateTmp= and ProtectHome=: keep everything they must reach out of
+        # /tmp and /home (/root). Not under /run either: on the bed /run is a plain directory
+        # of the root file system and systemd --user then fails ReadWritePaths= below it
+        # together with ProtectProc=/ProtectKernelTunables= (226/NAMESPACE, seen here).
+        # World-traversable, since QEMU runs as the QEMU user.
+        os.makedirs(BED_PARENT, mode=0o755, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix="bed-", dir=BED_PARENT)
+        os.chmod(self.dir, 0o755)
+        self.guest_dir = os.path.join(self.dir, "guest")
+        os.makedirs(self.guest_dir)
+        src = e2e.build_guest()
+        for f in ("vmlinux", "initramfs.gz"):
+            shutil.copyfile(os.path.join(src, f), os.path.join(self.guest_dir, f))
+            os.chmod(os.path.join(self.guest_dir, f), 0o644)
+        self.config_dir = os.path.join(self.dir, "config")
+        self.runtime_dir = os.path.join(self.dir, "run")
+        os.makedirs(os.path.join(self.config_dir, "machine.conf.d"))
+        with open(os.path.join(self.config_dir, "machina.conf.json"), "w") as f:
+            json.dump({"accel": "tcg"}, f)
+        for d in definitions:
+            self.write_definition(guest_definition(self.guest_dir, **d))
+        self.machinad = os.path.join(BUILDDIR, "service", "machinad")
+        act = os.path.join(self.dir, "org.machina.service")
+        with open(act, "w") as f:
+            f.write("[D-BUS Service]\nName=org.machina\n"
+                    f"Exec=/usr/bin/env MACHINA_ACCEL=tcg "
+                    f"MACHINA_QMP_STOP_PATH={BUILDDIR}/service/machina-qmp-stop "
+                    f"{self.machinad} --config-dir={self.config_dir} "
+                    f"--runtime-dir={self.runtime_dir} --idle-timeout={idle_timeout}\n"
+                    "User=root\n")
+        self.bed = testbed.TestBed(activation_files=[act])
+        self.bed.up()
+        self.conn = dbus.bus.BusConnection(self.bed.address)
+        self.signals = []
+        self.conn.add_signal_receiver(self._on_signal, path_keyword="path", member_keyword="member",
+                                      interface_keyword="interface", sender_keyword="sender")
+        self.consoles = []
+
+    def write_definition(self, d):
+        with open(os.path.join(self.config_dir, "machine.conf.d", d["name"] + ".conf.json"), "w") as f:
+            json.dump(d, f)
+
+    def _on_signal(self, *args, path=None, member=None, interface=None, sender=None):
+        self.signals.append((str(interface), str(member), str(path), args))
+
+    # bus helpers
+    def manager(self):
+        return dbus.Interface(self.conn.get_object("org.machina", "/org/machina"), "org.machina.Manager")
+
+    def machine(self, name):
+        path = self.manager().GetMachine(name)
+        return path, dbus.Interface(self.conn.get_object("org.machina", path), MACHINE_IFACE)
+
+    def props(self, path):
+        return dbus.Interface(self.conn.get_object("org.machina", path),
+                              "org.freedesktop.DBus.Properties").GetAll(MACHINE_IFACE)
+
+    def changes(self, path):
+        """Every PropertiesChanged dict of org.machina.Machine at path, in order."""
+        return [a[1] for i, m, p, a in self.signals
+                if m == "PropertiesChanged" and p == path and str(a[0]) == MACHINE_IFACE]
+
+    def wait_state(self, path, state, reason=None, timeout=60):
+        def seen():
+            for c in self.changes(path):
+                if c.get("State") == state and (reason is None or c.get("StateReason") == reason):
+                    return c
+            return None
+        return pump_until(seen, timeout, f"State={state} reason={reason} on {path}")
+
+    def call_async(self, method, *args, timeout=120):
+        """Call method, pumping the main loop; returns ("ok", value) or ("error", name, message)."""
+        box = []
+        method(*args, reply_handler=lambda *r: box.append(("ok",) + r),
+               error_handler=lambda e: box.append(("error", e.get_dbus_name(), e.get_dbus_message())),
+               timeout=timeout)
+        pump_until(lambda: box, timeout + 5, f"reply to {method._method_name}")
+        return box[0]
+
+    def daemon_pid(self):
+        dbus_obj = dbus.Interface(self.conn.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus"),
+                                  "org.freedesktop.DBus")
+        return int(dbus_obj.GetConnectionUnixProcessID("org.machina"))
+
+    def unit_exists(self, unit):
+        mgr = dbus.Interface(self.conn.get_object(e2e.SD, e2e.SD_PATH), e2e.SD_MGR)
+        try:
+            mgr.GetUnit(unit)
+            return True
+        except dbus.DBusException as ex:
+            if ex.get_dbus_name() == "org.freedesktop.systemd1.NoSuchUnit":
+                return False
+            raise
+
+    def qmp_stop(self, name):
+        """A QMP connection on the guest's second monitor (the one the ExecStop helper uses;
+        machinad holds the first)."""
+        return e2e.QMP(os.path.join(self.runtime_dir, name, "qmp-stop.sock"))
+
+    def wait_guest_ready(self, name, timeout=120):
+        """The guest answers on its serial console: send a line until the guest's shell echoes
+        it back (input before the guest reads it may be lost, so repeat)."""
+        path = os.path.join(self.runtime_dir, name, "console.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        s.settimeout(0.5)
+        self.consoles.append(s)
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while b"echo: ping" not in buf:
+            if time.monotonic() > deadline:
+                raise Failure(f"guest {name} did not answer on its console in {timeout}s: {buf[-500:]!r}")
+            s.sendall(b"ping\r")
+            try:
+                while True:
+                    data = s.recv(4096)
+                    if not data:
+                        raise Failure(f"console of {name} closed: {buf[-500:]!r}")
+                    buf += data
+                    if b"echo: ping" in buf:
+                        break
+            except socket.timeout:
+                pass
+        return buf
+
+    def close(self, failed=False):
+        for s in self.consoles:
+            s.close()
+        if failed:
+            try:
+                self.bed.dump_logs()
+            except Exception as ex:  # noqa: BLE001 - best effort diagnostics
+                print(f"dump_logs failed: {ex}", file=sys.stderr)
+        self.bed.down()
+        shutil.rmtree(self.dir, ignore_errors=True)
