@@ -134,15 +134,17 @@ class MachinadBed:
         pump_until(lambda: box, timeout + 5, f"reply to {method._method_name}")
         return box[0]
 
+    def sd_mgr(self):
+        return dbus.Interface(self.conn.get_object(e2e.SD, e2e.SD_PATH), e2e.SD_MGR)
+
     def daemon_pid(self):
         dbus_obj = dbus.Interface(self.conn.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus"),
                                   "org.freedesktop.DBus")
         return int(dbus_obj.GetConnectionUnixProcessID("org.machina"))
 
     def unit_exists(self, unit):
-        mgr = dbus.Interface(self.conn.get_object(e2e.SD, e2e.SD_PATH), e2e.SD_MGR)
         try:
-            mgr.GetUnit(unit)
+            self.sd_mgr().GetUnit(unit)
             return True
         except dbus.DBusException as ex:
             if ex.get_dbus_name() == "org.freedesktop.systemd1.NoSuchUnit":
