@@ -234,7 +234,7 @@ static int build_sandbox(UnitProperties *p, const MachineDef *m, const UnitConte
         static const char * const booleans[] = {
                 "NoNewPrivileges", "PrivateTmp", "ProtectKernelTunables", "ProtectKernelModules",
                 "ProtectKernelLogs", "ProtectControlGroups", "ProtectClock", "ProtectHostname",
-                "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality",
+                "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality", "PrivateMounts",
         };
         _cleanup_strv_free_ char **rw = NULL;
         int r;
@@ -342,6 +342,9 @@ int unit_properties_build(const MachineDef *m, char * const *argv, const UnitCon
                 r = add_string(&p, "User", ctx->user);
                 if (r >= 0)
                         r = add_string(&p, "Group", ctx->group ?: ctx->user);
+                /* SysV IPC objects left by a guest's QEMU go with it. */
+                if (r >= 0)
+                        r = add_bool(&p, "RemoveIPC", true);
                 if (r < 0)
                         return r;
         }
