@@ -36,6 +36,7 @@ typedef struct Resolver {
 
         char **expanded;        /* per var, once expanded */
         char **var_error;       /* per var, why it failed */
+        size_t n_expanded;      /* entries of expanded, var_error and state */
         uint8_t *state;         /* per var: VAR_* */
         unsigned depth;
         const char *volume;     /* the "volume" built-in while expanding a storage pattern */
@@ -47,10 +48,10 @@ typedef struct Resolver {
 enum { VAR_PENDING, VAR_BUSY, VAR_DONE, VAR_FAILED, VAR_FAILED_REPORTED };
 
 static void resolver_done(Resolver *r) {
-        for (size_t i = 0; r->expanded && r->m && i < r->m->n_vars; i++)
+        for (size_t i = 0; r->expanded && i < r->n_expanded; i++)
                 free(r->expanded[i]);
         free(r->expanded);
-        for (size_t i = 0; r->var_error && r->m && i < r->m->n_vars; i++)
+        for (size_t i = 0; r->var_error && i < r->n_expanded; i++)
                 free(r->var_error[i]);
         free(r->var_error);
         free(r->state);
@@ -351,6 +352,7 @@ static int resolve_vars(Resolver *r) {
         r->state = calloc(r->m->n_vars ?: 1, 1);
         if (!r->expanded || !r->var_error || !r->state)
                 return -ENOMEM;
+        r->n_expanded = r->m->n_vars;
 
         for (size_t i = 0; i < r->m->n_vars; i++) {
                 _cleanup_free_ char *p = NULL;
