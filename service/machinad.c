@@ -151,9 +151,11 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         int r;
 
         log_info("Reloading definitions (SIGHUP).");
-        r = manager_reload(userdata);
+        r = manager_reload(userdata, NULL);
         if (r < 0)
                 log_warning_errno(r, "Reload failed: %m");
+        else if (r > 0)
+                log_warning("Reload skipped %d broken definition(s), see above; their previous versions stay.", r);
         return 0;
 }
 

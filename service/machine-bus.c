@@ -2,6 +2,7 @@
 
 #include "bus-util.h"
 #include "config.h"
+#include "console.h"
 #include "log.h"
 #include "machine-bus.h"
 #include "machine-lifecycle.h"
@@ -226,9 +227,29 @@ static int method_qmp_operation(sd_bus_message *message, void *userdata, sd_bus_
 }
 
 static int method_open_console(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        /* The console relay is the next step (issue: console, events); refuse plainly. */
-        return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
-                                 "OpenConsole is not implemented yet by this machinad.");
+        _cleanup_close_ int fd = -EBADF;
+        Machine *machine = userdata;
+        int r;
+
+        r = verify(message, machine, POLKIT_ACTION_CONSOLE, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
+        r = machine_open_console(machine, &fd);
+        if (r == -ENOTCONN)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_RUNNING,
+                                         "Machine %s is not running.", machine->name);
+        if (r == -EOPNOTSUPP)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                         "Machine %s has no serial console.", machine->name);
+        if (r == -EBUSY)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY,
+                                         "The console of %s is held by a client outside machinad.",
+                                         machine->name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to open the console of %s: %s",
+                                               machine->name, strerror(-r));
+        /* The reply carries a duplicate; ours closes here. */
+        return sd_bus_reply_method_return(message, "h", fd);
 }
 
 const sd_bus_vtable machine_vtable[] = {

@@ -35,6 +35,7 @@ static void op_clear(Machine *machine) {
         machine->op_timer = sd_event_source_disable_unref(machine->op_timer);
         machine->repeat_timer = sd_event_source_disable_unref(machine->repeat_timer);
         machine->shutdown_flags = 0;
+        machine->op_returns_path = false;
 }
 
 /* Answer the call in flight: success when error_name is NULL. */
@@ -53,7 +54,9 @@ static void op_reply(Machine *machine, const char *error_name, const char *forma
                                 text = NULL;
                         va_end(ap);
                         r = sd_bus_reply_method_errorf(message, error_name, "%s", strna(text));
-                } else
+                } else if (machine->op_returns_path)
+                        r = sd_bus_reply_method_return(message, "o", machine->path);
+                else
                         r = sd_bus_reply_method_return(message, NULL);
                 if (r < 0)
                         log_warning_errno(r, "Failed to reply to %s of %s: %m",

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "bus-label.h"
+#include "console.h"
 #include "machine-bus.h"
 #include "machine-lifecycle.h"
 #include "machine.h"
@@ -84,6 +85,7 @@ int machine_new(Manager *m, MachineDef *def, MachineDef *resolved, bool persiste
 Machine *machine_free(Machine *machine) {
         if (!machine)
                 return NULL;
+        machine_close_console(machine);
         machine_lifecycle_done(machine);
         free(machine->name);
         free(machine->path);
@@ -114,8 +116,12 @@ void machine_set_state(Machine *machine, MachineState state, MachineStateReason 
         machine->state = state;
         machine->reason = reason;
         machine->state_timestamp = now_realtime_usec();
-        if (!machine_is_active(machine))
+        if (!machine_is_active(machine)) {
                 machine->main_pid = 0;
+                machine_close_console(machine);
+                if (!machine->persistent)
+                        manager_schedule_gc(machine->manager);
+        }
         machine->generation++;
         machine_bus_emit_changed(machine, "State");
 }

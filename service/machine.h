@@ -10,6 +10,7 @@
 
 typedef struct Manager Manager;
 typedef struct QmpClient QmpClient;
+typedef struct Console Console;
 typedef struct sd_bus_message sd_bus_message;
 typedef struct sd_bus_slot sd_bus_slot;
 typedef struct sd_event_source sd_event_source;
@@ -78,6 +79,7 @@ typedef struct Machine {
         char *runtime_dir;              /* <runtime-dir>/<name> while the guest exists */
         MachineOperation op;            /* in flight, or NONE */
         sd_bus_message *op_message;     /* the call to answer when op completes */
+        bool op_returns_path;           /* op_message wants our object path (CreateMachine) */
         sd_bus_slot *op_slot;           /* our pending call to systemd */
         char *job;                      /* systemd job we wait for */
         bool unit_started;              /* the start job finished "done": unit signals count */
@@ -88,6 +90,7 @@ typedef struct Machine {
         QmpClient *qmp;
         MachineStateReason exit_reason; /* what the next stop means, known before it happens */
         char *unit_result;              /* systemd's Result= of the unit, last seen */
+        Console *console;               /* OpenConsole relay (console.c), or NULL */
 } Machine;
 
 /* Takes ownership of def and resolved (also on failure). */

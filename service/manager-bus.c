@@ -4,6 +4,7 @@
 #include "config.h"
 #include "log.h"
 #include "machine-bus.h"
+#include "machine-lifecycle.h"
 #include "manager-bus.h"
 #include "polkit.h"
 
@@ -140,16 +141,40 @@ static int method_undefine_machine(sd_bus_message *message, void *userdata, sd_b
         return sd_bus_reply_method_return(message, NULL);
 }
 
+static char *join(char **l, const char *sep) {
+        size_t n = 1;
+        char *s, *p;
+
+        for (char **i = l; i && *i; i++)
+                n += strlen(*i) + strlen(sep);
+        s = p = malloc(n);
+        if (!s)
+                return NULL;
+        *p = 0;
+        for (char **i = l; i && *i; i++)
+                p = stpcpy(stpcpy(p, i == l ? "" : sep), *i);
+        return s;
+}
+
 static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_strv_free_ char **report = NULL;
         Manager *m = userdata;
         int r;
 
         r = verify_define(m, message, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
-        r = manager_reload(m);
+        r = manager_reload(m, &report);
         if (r < 0)
                 return r;
+        if (r > 0) {
+                _cleanup_free_ char *text = join(report, "; ");
+
+                /* The good files were applied; say which were not. */
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_CONFIG,
+                                         "Reloaded, but skipped %d broken definition(s) (previous versions kept): %s",
+                                         r, strna(text));
+        }
         return sd_bus_reply_method_return(message, NULL);
 }
 
@@ -220,9 +245,41 @@ static int method_kill_machine(sd_bus_message *message, void *userdata, sd_bus_e
 }
 
 static int method_create_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        /* Transient guests come with the define/create issue; refuse plainly until then. */
-        return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
-                                 "CreateMachine is not implemented yet by this machinad.");
+        _cleanup_(diagnostics_done) Diagnostics diag = {};
+        Manager *m = userdata;
+        Machine *machine;
+        const char *json;
+        uint64_t flags;
+        int r;
+
+        r = sd_bus_message_read(message, "st", &json, &flags);
+        if (r < 0)
+                return r;
+        if (flags != 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Unknown flags 0x%" PRIx64 ".", flags);
+        r = verify_define(m, message, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
+
+        r = manager_create_machine(m, json, &diag, &machine);
+        if (r == -EEXIST)
+                return sd_bus_error_setf(error, BUS_ERROR_MACHINE_EXISTS,
+                                         "A machine with this name already exists.");
+        if (r == -EINVAL)
+                return reply_invalid_config(&diag, error);
+        if (r < 0)
+                return r;
+
+        /* The same Start as everyone's; its reply (the object path) comes when QMP answers.
+         * A guest that never started goes away again. */
+        r = machine_start(machine, message, error);
+        if (r < 0) {
+                manager_schedule_gc(m);
+                return r;
+        }
+        machine->op_returns_path = true;
+        return 1;
 }
 
 static int property_get_mode(sd_bus *bus, const char *path, const char *interface,

@@ -40,6 +40,7 @@ Manager *manager_free(Manager *m) {
         if (m->machines)
                 g_hash_table_destroy(m->machines);
         manager_polkit_registry_free(m);
+        sd_event_source_disable_unref(m->gc_event);
         host_config_free(m->host);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
@@ -86,23 +87,64 @@ static void remove_machine(Manager *m, Machine *machine) {
         g_hash_table_remove(m->machines, machine->name);
 }
 
-static int load_into(Manager *m) {
+/* The guest a broken file was meant to define: its file name without the suffix. */
+static char *broken_file_machine_name(const char *file) {
+        const char *base = strrchr(file, '/');
+        size_t n, sl = strlen(MACHINE_CONF_SUFFIX);
+
+        base = base ? base + 1 : file;
+        n = strlen(base);
+        if (n <= sl || !streq(base + n - sl, MACHINE_CONF_SUFFIX))
+                return NULL;
+        return strndup(base, n - sl);
+}
+
+/* Collect every error as "file: path: reason", and the names whose files are broken. */
+static int collect_broken(const Diagnostics *diag, char ***report, char ***names) {
+        int r;
+
+        for (size_t i = 0; i < diag->n_entries; i++) {
+                const Diagnostic *e = diag->entries + i;
+                char *name;
+
+                if (e->level != DIAGNOSTIC_ERROR)
+                        continue;
+                r = strv_push(report, diagnostic_format(e));
+                if (r < 0)
+                        return r;
+                name = broken_file_machine_name(e->file);
+                if (name) {
+                        r = strv_push(names, name);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int load_into(Manager *m, char ***ret_report) {
         _cleanup_(host_config_freep) HostConfig *host = NULL;
         _cleanup_(diagnostics_done) Diagnostics diag = {};
+        _cleanup_strv_free_ char **report = NULL, **broken_names = NULL;
         MachineDef **defs = NULL;
         size_t n = 0;
-        int r, broken = 0;
+        int r;
 
         r = config_load_all(m->config_dir, &host, &defs, &n, &diag);
         log_diagnostics(&diag);
         if (r < 0)
                 return log_error_errno(r, "Failed to load definitions from %s: %m", m->config_dir);
-        broken = (int) diag.n_errors;
+        r = collect_broken(&diag, &report, &broken_names);
+        if (r < 0) {
+                machine_defs_free(defs, n);
+                return log_oom();
+        }
 
         host_config_free(m->host);
         m->host = TAKE_PTR(host);
 
-        /* Forget guests whose file is gone, unless they are running (they stay until stopped). */
+        /* Forget guests whose file is gone, unless they are running (they stay until stopped) or
+         * their file is there but broken (the previous good version stays). */
         GHashTableIter it;
         gpointer value;
         g_hash_table_iter_init(&it, m->machines);
@@ -110,7 +152,8 @@ static int load_into(Manager *m) {
                 Machine *machine = value;
                 bool found = false;
 
-                if (!machine->persistent || machine_is_active(machine))
+                if (!machine->persistent || machine_is_active(machine) ||
+                    strv_contains(broken_names, machine->name))
                         continue;
                 for (size_t i = 0; i < n && !found; i++)
                         found = streq(defs[i]->name, machine->name);
@@ -126,14 +169,24 @@ static int load_into(Manager *m) {
                 MachineDef *resolved = NULL;
                 Machine *existing;
 
+                existing = manager_get_machine(m, def->name);
                 r = resolve(m, def, (unsigned) i, &resolved, &rdiag);
                 log_diagnostics(&rdiag);
                 if (r < 0) {
-                        broken++;
+                        /* Resolves no more (a tag or pool went away): keep the previous version. */
+                        if (collect_broken(&rdiag, &report, &broken_names) < 0) {
+                                machine_defs_free(defs, n);
+                                return log_oom();
+                        }
                         continue;
                 }
 
-                existing = manager_get_machine(m, def->name);
+                if (existing && !existing->persistent) {
+                        log_warning("Definition %s names the running transient machine; ignored until it stops.",
+                                    def->name);
+                        machine_def_free(resolved);
+                        continue;
+                }
                 if (existing)
                         machine_replace_definition(existing, TAKE_PTR(def), resolved);
                 else {
@@ -146,13 +199,16 @@ static int load_into(Manager *m) {
         }
         machine_defs_free(defs, n);
         m->next_index = (unsigned) n;
-        return broken;
+        r = (int) strv_length(report);
+        if (ret_report)
+                *ret_report = TAKE_PTR(report);
+        return r;
 }
 
 int manager_load(Manager *m) {
         int r;
 
-        r = load_into(m);
+        r = load_into(m, NULL);
         if (r < 0)
                 return r;
         log_info("Loaded %u machine(s) from %s%s.", g_hash_table_size(m->machines), m->config_dir,
@@ -160,8 +216,8 @@ int manager_load(Manager *m) {
         return 0;
 }
 
-int manager_reload(Manager *m) {
-        return load_into(m);
+int manager_reload(Manager *m, char ***ret_report) {
+        return load_into(m, ret_report);
 }
 
 Machine *manager_get_machine(Manager *m, const char *name) {
@@ -322,4 +378,64 @@ bool manager_is_idle(Manager *m) {
                         return false;
         }
         return true;
+}
+
+int manager_create_machine(Manager *m, const char *json, Diagnostics *diag, Machine **ret) {
+        _cleanup_(machine_def_freep) MachineDef *def = NULL, *resolved = NULL;
+        size_t len = strlen(json);
+        int r;
+
+        if (len > DEF_FILE_SIZE_MAX)
+                return diag_error(diag, "<bus>", "$", "definition is %zu bytes, limit is %u",
+                                  len, DEF_FILE_SIZE_MAX);
+        r = machine_def_parse(json, len, "<bus>", &def, diag);
+        if (r < 0)
+                return r;
+        if (manager_get_machine(m, def->name))
+                return -EEXIST;
+        r = resolve(m, def, m->next_index, &resolved, diag);
+        if (r < 0)
+                return r;
+        r = add_machine(m, TAKE_PTR(def), TAKE_PTR(resolved), false, ret);
+        if (r < 0)
+                return r;
+        m->next_index++;
+        log_info("Created transient machine %s.", (*ret)->name);
+        return 0;
+}
+
+static int on_gc(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        GHashTableIter it;
+        gpointer value;
+
+        g_hash_table_iter_init(&it, m->machines);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                Machine *machine = value;
+
+                if (machine->persistent || machine_is_active(machine) || machine->op != MACHINE_OP_NONE)
+                        continue;
+                log_info("Transient machine %s stopped; removing it.", machine->name);
+                machine_bus_emit_removed(machine);
+                g_hash_table_iter_remove(&it);
+        }
+        return 0;
+}
+
+void manager_schedule_gc(Manager *m) {
+        int r;
+
+        if (!m->event)
+                return;
+        if (m->gc_event) {
+                r = sd_event_source_set_enabled(m->gc_event, SD_EVENT_ONESHOT);
+                if (r >= 0)
+                        return;
+                m->gc_event = sd_event_source_disable_unref(m->gc_event);
+        }
+        r = sd_event_add_defer(m->event, &m->gc_event, on_gc, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->gc_event, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_warning_errno(r, "Failed to schedule removal of transient machines: %m");
 }

@@ -28,6 +28,7 @@ struct Manager {
         unsigned next_index;            /* machine-index for guests defined after load */
         bool published;                 /* objects registered: changes are signalled */
         GHashTable *polkit_registry;    /* parked calls waiting for polkit (polkit.c) */
+        sd_event_source *gc_event;      /* removes stopped transient guests, outside callbacks */
 
 };
 
@@ -52,11 +53,19 @@ int manager_adopt_running(Manager *m);
  * when the name exists and REPLACE is not set. */
 int manager_define_machine(Manager *m, const char *json, uint64_t flags, Diagnostics *diag,
                            Machine **ret);
+/* CreateMachine: validate and resolve like DefineMachine, publish a transient guest (never
+ * written to disk). The caller starts it; it is removed once it stops (manager_schedule_gc()).
+ * -EEXIST when the name exists. */
+int manager_create_machine(Manager *m, const char *json, Diagnostics *diag, Machine **ret);
+/* Remove stopped transient guests soon, from the event loop (never under a caller's feet). */
+void manager_schedule_gc(Manager *m);
 /* -ENXIO unknown, -EBUSY while running. Deletes the definition file, never disk images. */
 int manager_undefine_machine(Manager *m, const char *name);
 /* Re-read all files: new ones appear, removed ones (not running) disappear, changed ones are
- * replaced. Returns the number of broken files skipped. */
-int manager_reload(Manager *m);
+ * replaced. A broken file (or one that no longer resolves) is skipped and the guest it defined
+ * keeps its previous good version. Returns the number of errors; ret_report (optional) gets
+ * them formatted "file: path: reason". */
+int manager_reload(Manager *m, char ***ret_report);
 
 /* Whether machinad may exit when idle: no guest running, nothing pending. */
 bool manager_is_idle(Manager *m);

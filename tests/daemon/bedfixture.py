@@ -7,6 +7,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -156,14 +157,20 @@ class MachinadBed:
         machinad holds the first)."""
         return e2e.QMP(os.path.join(self.runtime_dir, name, "qmp-stop.sock"))
 
-    def wait_guest_ready(self, name, timeout=120):
-        """The guest answers on its serial console: send a line until the guest's shell echoes
-        it back (input before the guest reads it may be lost, so repeat)."""
-        path = os.path.join(self.runtime_dir, name, "console.sock")
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(path)
-        s.settimeout(0.5)
+    def open_console(self, name):
+        """OpenConsole() of the machine: a connected socket to its serial console."""
+        _, m = self.machine(name)
+        fd = m.OpenConsole().take()
+        s = socket.socket(fileno=fd)
         self.consoles.append(s)
+        return s
+
+    def wait_guest_ready(self, name, timeout=120, console=None):
+        """The guest answers on its serial console (through OpenConsole): send a line until the
+        guest's shell echoes it back (input before the guest reads it may be lost, so repeat).
+        Returns (socket, everything read)."""
+        s = console or self.open_console(name)
+        s.settimeout(0.5)
         buf = b""
         deadline = time.monotonic() + timeout
         while b"echo: ping" not in buf:
@@ -180,7 +187,23 @@ class MachinadBed:
                         break
             except socket.timeout:
                 pass
-        return buf
+        return s, buf
+
+    def check_daemon_exit(self, timeout=30):
+        """Stop machinad with SIGTERM (guests stay with systemd) and fail on sanitizer reports in
+        its output (the bus log: machinad is bus-activated), leak checks included."""
+        if self.conn.name_has_owner("org.machina"):
+            pid = self.daemon_pid()
+            os.kill(pid, signal.SIGTERM)
+            pump_until(lambda: not self.conn.name_has_owner("org.machina"), timeout, "machinad to exit")
+            # The leak check runs after the name is released: wait for the process to end.
+            pump_until(lambda: testbed.proc_starttime(pid) is None, timeout, "machinad process to end")
+        with open(os.path.join(self.bed.logs_dir, "bus.log"), errors="replace") as f:
+            text = f.read()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in text:
+                i = text.index(marker)
+                raise Failure(f"sanitizer report from machinad: {text[max(0, i - 200):i + 3000]}")
 
     def close(self, failed=False):
         for s in self.consoles:

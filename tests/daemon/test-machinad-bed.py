@@ -9,12 +9,15 @@ Usage: test-machinad-bed.py CASE   (one meson test per case)"""
 
 import os
 import signal
+import socket
+import time
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dbus  # noqa: E402
-from bedfixture import Failure, MachinadBed, check, pump_until  # noqa: E402
+import json  # noqa: E402
+from bedfixture import Failure, MachinadBed, check, guest_definition, pump_until  # noqa: E402
 
 def busctl_as(bed, uid, *args, interactive=False):
     cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "busctl",
@@ -172,7 +175,115 @@ def case_polkit(b):
     b.wait_state(path2, "stopped", "user", timeout=30)
 
 
+def read_until(s, needle, timeout, what):
+    """Read from a console socket until needle shows up; b"" (EOF) is a failure."""
+    buf = b""
+    deadline = time.monotonic() + timeout
+    s.settimeout(0.5)
+    while needle not in buf:
+        if time.monotonic() > deadline:
+            raise Failure(f"{what}: no {needle!r} in {timeout}s: {buf[-300:]!r}")
+        try:
+            data = s.recv(4096)
+        except socket.timeout:
+            continue
+        if not data:
+            raise Failure(f"{what}: console closed: {buf[-300:]!r}")
+        buf += data
+    return buf
+
+
+def wait_eof(s, timeout, what):
+    deadline = time.monotonic() + timeout
+    s.settimeout(0.5)
+    while time.monotonic() < deadline:
+        try:
+            if s.recv(4096) == b"":
+                return
+        except socket.timeout:
+            pass
+        except ConnectionResetError:
+            return
+    raise Failure(f"{what}: no EOF in {timeout}s")
+
+
+def case_console(b):
+    """OpenConsole: read the guest's echo and type into it; the newest opener takes the console
+    over (the previous one reads EOF); closing and reopening works; strangers are refused; the
+    console ends when the guest stops."""
+    path, m = b.machine("alpha")
+    r = b.call_async(m.OpenConsole)
+    check(r[:2] == ("error", "org.machina.Error.NotRunning"), f"console of a stopped guest: {r}")
+    check(b.call_async(m.Start)[0] == "ok", "Start")
+    first, _ = b.wait_guest_ready("alpha")
+    first.sendall(b"hello-console\r")
+    read_until(first, b"echo: hello-console", 30, "typed line echoed")
+
+    second = b.open_console("alpha")
+    wait_eof(first, 10, "previous opener disconnected")
+    second.sendall(b"second-opener\r")
+    read_until(second, b"echo: second-opener", 30, "newest opener types")
+
+    r = busctl_as(b, 65534, "org.machina", path, "org.machina.Machine", "OpenConsole")
+    check(r.returncode != 0 and ("org.machina.machine.console" in r.stderr or "nteractive" in r.stderr),
+          f"stranger's OpenConsole refused naming the action: {r.stderr}")
+
+    second.close()
+    third = b.open_console("alpha")     # QEMU's single connection was released and is re-made
+    b.wait_guest_ready("alpha", timeout=30, console=third)
+    check(b.call_async(m.Stop)[0] == "ok", "Stop")
+    wait_eof(third, 30, "console ends with the guest")
+    b.wait_state(path, "stopped", "user", timeout=10)
+
+
+def case_create(b):
+    """CreateMachine: a transient guest runs (Persistent=false, no file written), and vanishes
+    (MachineRemoved, InterfacesRemoved) once it stops; bad input and name clashes are refused."""
+    mgr = b.manager()
+    conf_d = os.path.join(b.config_dir, "machine.conf.d")
+    before = sorted(os.listdir(conf_d))
+    r = b.call_async(mgr.CreateMachine, "{", dbus.UInt64(0))
+    check(r[:2] == ("error", "org.machina.Error.InvalidConfig") and "<bus>" in r[2], f"bad JSON: {r}")
+    r = b.call_async(mgr.CreateMachine, json.dumps(guest_definition(b.guest_dir, "alpha")), dbus.UInt64(0))
+    check(r[:2] == ("error", "org.machina.Error.MachineExists"), f"name of a defined guest: {r}")
+    r = b.call_async(mgr.CreateMachine, json.dumps(guest_definition(b.guest_dir, "tr")), dbus.UInt64(2))
+    check(r[:2] == ("error", "org.freedesktop.DBus.Error.InvalidArgs"), f"unknown flags: {r}")
+    check(sorted(str(n) for n, _, _, _ in mgr.ListMachines()) == ["alpha"], "nothing created")
+
+    r = b.call_async(mgr.CreateMachine, json.dumps(guest_definition(b.guest_dir, "tr")), dbus.UInt64(0))
+    check(r[0] == "ok", f"CreateMachine: {r}")
+    path = str(r[1])
+    check(path == "/org/machina/machine/tr", f"path {path}")
+    p = b.props(path)
+    check(p["State"] == "running" and not p["Persistent"], f"transient running: {p['State']} {p['Persistent']}")
+    pump_until(lambda: any(s[1] == "MachineNew" and str(s[3][0]) == "tr" for s in b.signals), 5, "MachineNew")
+    check(sorted(os.listdir(conf_d)) == before, "no file written")
+    r = b.call_async(mgr.DefineMachine, json.dumps(guest_definition(b.guest_dir, "tr")), dbus.UInt64(1))
+    check(r[:2] == ("error", "org.machina.Error.Busy"), f"define over a running transient: {r}")
+    b.wait_guest_ready("tr")
+    _, m = b.machine("tr")
+    check(b.call_async(m.Shutdown, dbus.UInt64(60_000_000), dbus.UInt64(0))[0] == "ok", "Shutdown")
+    pump_until(lambda: any(s[1] == "MachineRemoved" and str(s[3][0]) == "tr" for s in b.signals), 30,
+               "MachineRemoved")
+    pump_until(lambda: any(s[1] == "InterfacesRemoved" and s[2] == "/org/machina" and str(s[3][0]) == path
+                           for s in b.signals), 5, "InterfacesRemoved")
+    check(sorted(str(n) for n, _, _, _ in mgr.ListMachines()) == ["alpha"], "transient gone from the list")
+    r = b.call_async(mgr.GetMachine, "tr")
+    check(r[:2] == ("error", "org.machina.Error.NoSuchMachine"), f"GetMachine after: {r}")
+    check(sorted(os.listdir(conf_d)) == before, "still no file")
+
+    # A transient guest whose start fails leaves nothing behind.
+    bad = guest_definition(b.guest_dir, "broken")
+    bad["attrs"]["kernel"]["path"] = "/nonexistent/vmlinux"
+    r = b.call_async(mgr.CreateMachine, json.dumps(bad), dbus.UInt64(0))
+    check(r[0] == "error", f"failing transient start: {r}")
+    pump_until(lambda: sorted(str(n) for n, _, _, _ in mgr.ListMachines()) == ["alpha"], 10,
+               "failed transient removed")
+
+
 CASES = {
+    "create": (case_create, ["alpha"]),
+    "console": (case_console, ["alpha"]),
     "lifecycle": (case_lifecycle, ["alpha"]),
     "timeout": (case_timeout, ["deaf"]),
     "control": (case_control, ["alpha"]),
@@ -195,6 +306,7 @@ def main():
                      owner=65534 if n == "owned" else None) for n in names]
         b = MachinadBed(defs)
         fn(b)
+        b.check_daemon_exit()
         failed = False
     except (Failure, dbus.DBusException, subprocess.SubprocessError, OSError) as e:
         print(f"FAIL: {type(e).__name__}: {e}", file=sys.stderr, flush=True)

@@ -6,6 +6,7 @@ good and bad input, the signals each emits, access checks and idle exit."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import unittest
@@ -169,10 +170,31 @@ class MachinadDefinitions(unittest.TestCase):
             json.dump(MINIMAL, f)
         with open(os.path.join(d, "broken.conf.json"), "w") as f:
             f.write('{"name": "broken", ')
-        self.mgr.Reload()
+        # The good files are applied; the reply lists the broken one.
+        name, msg = call_error(self.mgr.Reload)
+        self.assertEqual(name, "org.machina.Error.InvalidConfig")
+        self.assertIn("broken.conf.json", msg)
         names = sorted(str(n) for n, _, _, _ in self.mgr.ListMachines())
         self.assertEqual(names, sorted(self.examples() + ["tiny"]))
         self.assertIn("broken.conf.json", self.fx.daemon_log())
+        os.unlink(os.path.join(d, "broken.conf.json"))
+
+        # A good guest whose file breaks keeps its previous version.
+        path = self.mgr.GetMachine("tiny")
+        with open(os.path.join(d, "tiny.conf.json"), "w") as f:
+            f.write('{"name": "tiny", "attrs": {"cpu": {"count": "many"}}}')
+        name, msg = call_error(self.mgr.Reload)
+        self.assertEqual(name, "org.machina.Error.InvalidConfig")
+        self.assertIn("tiny.conf.json", msg)
+        self.assertIn("$.attrs.cpu.count", msg)
+        self.assertEqual(self.fx.machine_props(path)["CPUs"], 2)
+
+        # SIGHUP reloads too.
+        with open(os.path.join(d, "tiny.conf.json"), "w") as f:
+            json.dump(dict(MINIMAL, attrs={"cpu": {"count": 3}}), f)
+        self.fx.machinad.send_signal(signal.SIGHUP)
+        wait_for(lambda: self.fx.machine_props(path)["CPUs"] == 3, 10, "SIGHUP reload")
+
         os.unlink(os.path.join(d, "tiny.conf.json"))
         self.mgr.Reload()
         names = sorted(str(n) for n, _, _, _ in self.mgr.ListMachines())
