@@ -15,7 +15,10 @@ for f in bin/machinactl libexec/machina/machinad libexec/machina/machina-qmp-sto
          share/dbus-1/system.d/org.machina.conf share/dbus-1/system-services/org.machina.service \
          share/dbus-1/services/org.machina.service \
          share/dbus-1/interfaces/org.machina.Manager.xml share/dbus-1/interfaces/org.machina.Machine.xml \
-         share/polkit-1/actions/org.machina.policy share/man/man1/machinactl.1; do
+         share/polkit-1/actions/org.machina.policy share/polkit-1/rules.d/machina.rules \
+         lib/tmpfiles.d/machina.conf share/man/man1/machinactl.1 \
+         share/doc/machina/examples/machina.conf.json \
+         share/doc/machina/examples/machine.conf.d/demo.conf.json; do
         if [[ ! -e $root/$f ]]; then
                 echo "missing: $prefix/$f"; fail=1
         fi
@@ -23,6 +26,46 @@ done
 for f in libexec/machina/machinad libexec/machina/machina-qmp-stop bin/machinactl; do
         [[ -x $root/$f ]] || { echo "not executable: $f"; fail=1; }
 done
+# Modes: binaries 0755, data files 0644, no directory or file writable by group or others.
+for f in libexec/machina/machinad libexec/machina/machina-qmp-stop bin/machinactl; do
+        mode=$(stat -c %a "$root/$f")
+        [[ $mode == 755 ]] || { echo "mode $mode, not 755: $f"; fail=1; }
+done
+while IFS= read -r -d '' f; do
+        echo "group/other-writable: ${f#"$dest"}"; fail=1
+done < <(find "$dest" -perm /022 ! -type l -print0)
+for f in share/polkit-1/rules.d/machina.rules lib/tmpfiles.d/machina.conf \
+         share/doc/machina/examples/machina.conf.json; do
+        mode=$(stat -c %a "$root/$f")
+        [[ $mode == 644 ]] || { echo "mode $mode, not 644: $f"; fail=1; }
+done
+# The examples as installed load and resolve (machinactl reads them offline).
+"$build/cli/machinactl" --config-dir="$root/share/doc/machina/examples" args demo >/dev/null ||
+        { echo "installed examples do not resolve"; fail=1; }
+# The rule grants exactly control and console to group machina, never define.
+rules=$root/share/polkit-1/rules.d/machina.rules
+grep -q 'isInGroup("machina")' "$rules" || { echo "rule does not name group machina"; fail=1; }
+grep -q 'org.machina.machine.define' "$rules" && { echo "rule grants define"; fail=1; }
+# sysusers then tmpfiles into an empty root, as a package install on a fresh system would (with
+# --root nothing on the host is touched): the users exist and the state dirs get the modes declared.
+tmproot=$dest/tmpfiles-root
+mkdir -p "$tmproot/etc"
+systemd-sysusers --root="$tmproot" "$root/lib/sysusers.d/machina.conf" 2>"$dest/tmpfiles.err" ||
+        { echo "systemd-sysusers failed: $(cat "$dest/tmpfiles.err")"; fail=1; }
+if systemd-tmpfiles --root="$tmproot" --create "$root/lib/tmpfiles.d/machina.conf" 2>"$dest/tmpfiles.err"; then
+        for d in etc/machina/machine.conf.d var/lib/machina/images run/machina; do
+                [[ -d $tmproot/$d ]] || { echo "tmpfiles did not create /$d"; fail=1; }
+        done
+        mode=$(stat -c %a "$tmproot/var/lib/machina")
+        [[ $mode == 750 ]] || { echo "/var/lib/machina mode $mode, not 750"; fail=1; }
+        group=$(stat -c %g "$tmproot/var/lib/machina")
+        [[ $group == $(sed -n 's/^machina-qemu:x:\([0-9]*\):.*/\1/p' "$tmproot/etc/group") ]] ||
+                { echo "/var/lib/machina not group machina-qemu"; fail=1; }
+        grep -q '^machina:' "$tmproot/etc/group" || { echo "sysusers created no group machina"; fail=1; }
+else
+        echo "systemd-tmpfiles failed: $(cat "$dest/tmpfiles.err")"; fail=1
+fi
+rm -rf "$tmproot"
 # The activation files and the unit name the installed daemon.
 grep -qx "Exec=$prefix/libexec/machina/machinad" "$root/share/dbus-1/system-services/org.machina.service" ||
         { echo "system activation file does not name the installed machinad"; fail=1; }
