@@ -32,7 +32,7 @@ has out "machina "
 expect 0 "--help" "$ctl" --help
 has out "gen-mac NAME CONNECTION"
 expect 1 "unknown verb" "$ctl" frobnicate
-expect 1 "no verb" "$ctl"
+expect 1 "no verb: list, and no system bus" env DBUS_SYSTEM_BUS_ADDRESS="unix:path=$tmp/no-bus" "$ctl"
 
 cfg="--config-dir=$src/data"
 expect 0 "cat web" "$ctl" "$cfg" cat web
