@@ -205,6 +205,7 @@
             ["Display", p.Display || "none"], ["Console", p.Console || "none"],
             ["Tags", (p.Tags || []).join(", ") || "none"], ["Autostart", p.Autostart],
             ["Unit", p.Unit], ["Main PID", p.MainPID ? p.MainPID : "–"],
+            ["Owner", p.Owner === undefined ? "" : (p.Owner === 0 ? "root" : "uid " + p.Owner)],
             ["Pending changes", p.PendingChanges ? "yes (applied at next start)" : "no"],
         ];
         const dl = document.getElementById("detail-props");

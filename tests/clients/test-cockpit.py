@@ -23,8 +23,9 @@ import dbus  # noqa: E402
 
 COCKPIT_WS = "/usr/lib/cockpit/cockpit-ws"
 CHROMIUM = "/usr/bin/chromium"
-GUEST = "alpha"
-OTHER = "beta"
+GUEST = "alpha"        # owned by USER: controlled without polkit
+OTHER = "beta"         # owned by root: USER is denied by polkit
+USER = 65534
 
 try:
     import websocket  # python3-websocket
@@ -48,7 +49,8 @@ def wait_for(pred, timeout, what, interval=0.05):
 
 
 class CockpitWs:
-    """cockpit-ws on a loopback socket we bind (socket activation: no free-port race)."""
+    """cockpit-ws on a loopback socket we bind (socket activation: no free-port race), run as an
+    unprivileged user, so its bridge gets no rights beyond what machinad grants that user."""
 
     def __init__(self, tmp, bus_address, share):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -59,6 +61,7 @@ class CockpitWs:
         runtime = os.path.join(tmp, "xdg-runtime")
         for d in (home, runtime, os.path.join(tmp, "config"), os.path.join(tmp, "data-home")):
             os.makedirs(d, mode=0o700)
+            os.chown(d, USER, USER)
         check(os.path.exists(os.path.join(share, "cockpit", "machina", "manifest.json")),
               "the page is installed to <datadir>/cockpit/machina")
         env = {
@@ -80,7 +83,8 @@ class CockpitWs:
         fd = self.sock.fileno()
         move = "" if fd == 3 else f"exec 3<&{fd} {fd}<&-; "
         script = move + 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"'
-        argv = ["/bin/sh", "-c", script, COCKPIT_WS, "--no-tls", "--local-session=cockpit-bridge",
+        argv = ["/bin/sh", "-c", script, "setpriv", f"--reuid={USER}", f"--regid={USER}",
+                "--clear-groups", COCKPIT_WS, "--no-tls", "--local-session=cockpit-bridge",
                 "--address=127.0.0.1", f"--port={self.port}"]
         self.child = Child("cockpit-ws", argv, env, os.path.join(tmp, "cockpit-ws.log"),
                            pass_fds=(fd,))
@@ -254,6 +258,16 @@ def drive(bed, tmp, root):
         check(tools.evaluate("document.querySelector('tr[data-name=\"%s\"] .reason') !== null" % GUEST),
               "reason column rendered")
 
+        # Not allowed: the error shows in place, in the guest's row, naming the polkit action.
+        tools.click(button(OTHER, "Start"))
+        error = tools.wait_js("(() => { const e = document.querySelector('tr[data-error-for=\"%s\"]');"
+                              " return e ? e.textContent : null; })()" % OTHER, 30, f"Start of {OTHER} refused")
+        log(f"error shown: {error}")
+        check(error.startswith(f"Start of {OTHER} failed: not authorized") and
+              "org.machina.machine.control" in error, f"error names the action: {error!r}")
+        check(str(bed.props(str(bed.manager().GetMachine(OTHER)))["State"]) == "stopped",
+              f"{OTHER} was not started")
+
         t0 = time.monotonic()
         tools.click(button(GUEST, "Start"))
         tools.wait_js(row_state(GUEST) + " === 'running'", 60, f"{GUEST} shown running")
@@ -278,7 +292,8 @@ def drive(bed, tmp, root):
         check(reason == "guest-shutdown", f"reason shown: {reason!r}")
         check(tools.evaluate("window.machinaTestMark") == "no-reload", "the page was not reloaded")
         check(tools.evaluate(row_state(OTHER)) == "stopped", f"{OTHER} untouched: still stopped")
-        check(not tools.evaluate("document.querySelector('td.error')"), "no error shown")
+        check(not tools.evaluate("document.querySelector('tr[data-error-for=\"%s\"]')" % GUEST),
+              f"no error shown for {GUEST}")
         tools.screenshot(os.path.join(ARTEFACT_DIR, "cockpit-stopped.png"))
         errors = tools.page_errors()
         check(not errors, f"page errors: {errors}")
@@ -323,12 +338,13 @@ def main():
         sys.exit(1)
     os.makedirs(ARTEFACT_DIR, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="machina-cockpit-")
+    os.chmod(tmp, 0o755)    # cockpit-ws runs as USER and serves the page installed in here
     b = None
     failed = True
     try:
         root = install_tree(tmp)
         # A second guest that stays stopped: rows are independent.
-        b = MachinadBed([dict(name=GUEST), dict(name=OTHER)])
+        b = MachinadBed([dict(name=GUEST, owner=USER), dict(name=OTHER)])
         drive(b, tmp, root)
         left = leftovers(tmp)
         check(not left, f"processes left running: {left}")
