@@ -91,5 +91,15 @@ EOC
         has err "cannot be reached"
 fi
 
+# bash completion: verbs and option values (machine names are checked on the bed).
+comp=$(dirname "$0")/../../cli/machinactl.bash-completion
+complete_words() {
+        bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _machinactl; echo "${COMPREPLY[*]}"' _ "$comp" "$@"
+}
+[ "$(complete_words machinactl sh)" = "shutdown show" ] || fail "completion of 'sh': $(complete_words machinactl sh)"
+[ "$(complete_words machinactl kill --kill-whom m)" = "main" ] || fail "completion of --kill-whom"
+[ "$(complete_words machinactl --no-l)" = "--no-legend" ] || fail "completion of --no-l"
+ok "bash completion"
+
 [ $failed -eq 0 ] && echo "PASS"
 exit $failed

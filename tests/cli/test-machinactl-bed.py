@@ -92,6 +92,14 @@ def case_list(b):
     c.run("start", "nosuch", rc=4)
     c.run("status", "alpha", "nosuch", rc=4)
     c.run("show", "alpha", "-p", "Bogus", rc=1)
+    # bash completion offers the names from `list --no-legend` (running ones for stop).
+    comp = os.path.join(HERE, "..", "..", "cli", "machinactl.bash-completion")
+    script = ('. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _machinactl; echo "${COMPREPLY[*]}"')
+    env = dict(c.env, PATH=os.path.dirname(MACHINACTL) + ":" + os.environ["PATH"])
+    for words, want in ((["start", ""], "alpha beta"), (["status", "b"], "beta"), (["stop", ""], "")):
+        got = subprocess.run(["bash", "-c", script, "_", comp, "machinactl", *words], env=env,
+                             capture_output=True, text=True, timeout=30).stdout.strip()
+        check(got == want, f"completion of {words}: {got!r}, expected {want!r}")
     # Reading needs no authorization.
     p = c.run("list", "--all", "--no-legend", uid=NOBODY)
     check(len(table_rows(p.stdout)) == 2, "nobody can list")
