@@ -174,9 +174,44 @@ static int check_entry(const char *dir, const char *realdir, const char *name, c
         return 0;
 }
 
+/* FNV-1a over the 16 bytes; keys point at MachineDef.id of definitions already accepted. */
+static guint uuid_hash(gconstpointer p) {
+        const uint8_t *u = p;
+        guint h = 2166136261U;
+
+        for (size_t i = 0; i < sizeof(uuid_t); i++)
+                h = (h ^ u[i]) * 16777619U;
+        return h;
+}
+
+static gboolean uuid_equal(gconstpointer a, gconstpointer b) {
+        return memcmp(a, b, sizeof(uuid_t)) == 0;
+}
+
+/* The first earlier definition (in load order) with the same name or, when both have one, the
+ * same UUID: the tables map both to their 1-based index in defs, so no quadratic scan. A match
+ * on both sides at the same index is reported as the name. */
+static int check_duplicate(GHashTable *by_name, GHashTable *by_id, MachineDef **defs, const MachineDef *m,
+                           const char *path, Diagnostics *diag) {
+        size_t jn = GPOINTER_TO_SIZE(g_hash_table_lookup(by_name, m->name));
+        size_t ju = m->id_set ? GPOINTER_TO_SIZE(g_hash_table_lookup(by_id, m->id)) : 0;
+        char u[UUID_STR_LEN];
+
+        if (jn > 0 && (ju == 0 || jn <= ju))
+                return diag_error(diag, path, "$.name", "machine '%s' is already defined in %s",
+                                  m->name, defs[jn - 1]->source);
+        if (ju > 0) {
+                uuid_unparse_lower(m->id, u);
+                return diag_error(diag, path, "$.id", "UUID %s is already used by machine '%s' in %s",
+                                  u, defs[ju - 1]->name, defs[ju - 1]->source);
+        }
+        return 0;
+}
+
 static int load_machine_dir(const char *dir, MachineDef ***defs, size_t *n, Diagnostics *diag) {
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_free_ char *realdir = NULL;
+        g_autoptr(GHashTable) by_name = NULL, by_id = NULL;
         int r;
 
         r = list_machine_files(dir, &names);
@@ -187,11 +222,12 @@ static int load_machine_dir(const char *dir, MachineDef ***defs, size_t *n, Diag
         realdir = realpath(dir, NULL);
         if (!realdir)
                 return -errno;
+        by_name = g_hash_table_new(g_str_hash, g_str_equal);
+        by_id = g_hash_table_new(uuid_hash, uuid_equal);
 
         for (char **i = names; *i; i++) {
                 _cleanup_(machine_def_freep) MachineDef *m = NULL;
                 _cleanup_free_ char *path = NULL, *stem = NULL;
-                bool dup = false;
                 MachineDef **a;
 
                 if (asprintf(&path, "%s/%s", dir, *i) < 0)
@@ -225,30 +261,21 @@ static int load_machine_dir(const char *dir, MachineDef ***defs, size_t *n, Diag
                 if (r < 0)
                         continue;
 
-                for (size_t j = 0; j < *n && !dup; j++) {
-                        if (streq((*defs)[j]->name, m->name))
-                                r = diag_error(diag, path, "$.name", "machine '%s' is already defined in %s",
-                                               m->name, (*defs)[j]->source);
-                        else if (m->id_set && (*defs)[j]->id_set && uuid_compare(m->id, (*defs)[j]->id) == 0) {
-                                char u[UUID_STR_LEN];
-
-                                uuid_unparse_lower(m->id, u);
-                                r = diag_error(diag, path, "$.id", "UUID %s is already used by machine '%s' in %s",
-                                               u, (*defs)[j]->name, (*defs)[j]->source);
-                        } else
-                                continue;
-                        if (r == -ENOMEM)
-                                return r;
-                        dup = true;
-                }
-                if (dup)
+                r = check_duplicate(by_name, by_id, *defs, m, path, diag);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
                         continue;
 
                 a = realloc(*defs, sizeof(MachineDef *) * (*n + 1));
                 if (!a)
                         return -ENOMEM;
                 *defs = a;
-                a[(*n)++] = TAKE_PTR(m);
+                a[*n] = TAKE_PTR(m);
+                g_hash_table_insert(by_name, a[*n]->name, GSIZE_TO_POINTER(*n + 1));
+                if (a[*n]->id_set)
+                        g_hash_table_insert(by_id, a[*n]->id, GSIZE_TO_POINTER(*n + 1));
+                (*n)++;
         }
         return 0;
 }
