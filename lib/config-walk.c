@@ -56,14 +56,22 @@ static bool key_is_plain(const char *key) {
         return true;
 }
 
+/* Paths are built for every value walked, so these avoid printf: they are on the load path. */
 char *path_key(const char *parent, const char *key) {
+        size_t n = strlen(parent), k = strlen(key);
         char *s;
 
-        if (key_is_plain(key))
-                return asprintf(&s, "%s.%s", parent, key) < 0 ? NULL : s;
+        if (key_is_plain(key)) {
+                s = malloc(n + 1 + k + 1);
+                if (!s)
+                        return NULL;
+                memcpy(s, parent, n);
+                s[n] = '.';
+                memcpy(s + n + 1, key, k + 1);
+                return s;
+        }
 
         /* Quote anything else, escaping quotes/backslashes and showing control bytes as \xNN. */
-        size_t n = strlen(parent), k = strlen(key);
         s = malloc(n + 4 * k + 5);
         if (!s)
                 return NULL;
@@ -82,9 +90,23 @@ char *path_key(const char *parent, const char *key) {
 }
 
 char *path_index(const char *parent, size_t i) {
-        char *s;
+        /* 20 digits hold any 64-bit size_t. */
+        char digits[24], *d = digits + sizeof(digits), *s;
+        size_t n = strlen(parent), k;
 
-        return asprintf(&s, "%s[%zu]", parent, i) < 0 ? NULL : s;
+        do
+                *--d = (char) ('0' + i % 10);
+        while ((i /= 10) > 0);
+        k = (size_t) (digits + sizeof(digits) - d);
+
+        s = malloc(n + 1 + k + 2);
+        if (!s)
+                return NULL;
+        memcpy(s, parent, n);
+        s[n] = '[';
+        memcpy(s + n + 1, d, k);
+        memcpy(s + n + 1 + k, "]", 2);
+        return s;
 }
 
 /* Brackets outside strings, counted on the raw bytes: refuses hostile nesting before json-glib
@@ -216,24 +238,27 @@ int json_ctx_keys(JsonCtx *c, JsonNode *node, const char *path, const char * con
 
         for (GList *l = members; l; l = l->next) {
                 const char *key = l->data;
-                _cleanup_free_ char *p = path_key(path, key);
+                _cleanup_free_ char *p = NULL;
                 const char *hint = NULL;
                 unsigned best = 3;
                 size_t i;
 
-                if (!p)
-                        return -ENOMEM;
                 for (i = 0; i < n; i++)
                         if (strcasecmp(keys[i], key) == 0)
                                 break;
-                if (i < n) {
-                        if (found[i]) {
-                                r = ctx_error(c, p, "key '%s' given twice (keys are case-insensitive)", keys[i]);
-                                if (r == -ENOMEM)
-                                        return r;
-                                continue;
-                        }
+                if (i < n && !found[i]) {
                         found[i] = json_object_get_member(o, key);
+                        continue;
+                }
+
+                /* Only a key that is reported needs its path. */
+                p = path_key(path, key);
+                if (!p)
+                        return -ENOMEM;
+                if (i < n) {
+                        r = ctx_error(c, p, "key '%s' given twice (keys are case-insensitive)", keys[i]);
+                        if (r == -ENOMEM)
+                                return r;
                         continue;
                 }
 
