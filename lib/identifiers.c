@@ -5,7 +5,6 @@
 
 #include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "identifiers.h"
 #include "macro.h"
@@ -19,6 +18,14 @@ static void absorb_string(Shake128 *s, const char *str) {
                 be[i] = (uint8_t) (len >> (56 - 8 * i));
         shake128_absorb(s, be, sizeof(be));
         shake128_absorb(s, str, len);
+}
+
+/* Two hex digits, no terminator: identifiers are derived for every resolve, printf is too slow. */
+static void hex_byte(char *p, uint8_t v, bool upper) {
+        const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+
+        p[0] = digits[v >> 4];
+        p[1] = digits[v & 15];
 }
 
 /* Components are a NULL-terminated list of strings. */
@@ -47,6 +54,7 @@ static int derive(const uuid_t machine_id, const char *machine_name, uint8_t *ou
 int identifier_mac(const uuid_t machine_id, const char *machine_name, const char *connection,
                    char **ret) {
         uint8_t b[6];
+        char *s;
         int r;
 
         if (!connection || !ret)
@@ -61,8 +69,14 @@ int identifier_mac(const uuid_t machine_id, const char *machine_name, const char
         b[1] = 0x54;
         b[2] = 0x00;
 
-        if (asprintf(ret, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]) < 0)
+        s = malloc(6 * 3);
+        if (!s)
                 return -ENOMEM;
+        for (unsigned i = 0; i < sizeof(b); i++) {
+                hex_byte(s + 3 * i, b[i], false);
+                s[3 * i + 2] = i + 1 < sizeof(b) ? ':' : 0;
+        }
+        *ret = s;
         return 0;
 }
 
@@ -91,7 +105,8 @@ int identifier_wwn(const uuid_t machine_id, const char *machine_name, const char
         s[0] = '0';
         s[1] = 'x';
         for (unsigned i = 0; i < sizeof(b); i++)
-                (void) snprintf(s + 2 + 2 * i, 3, "%02X", b[i]);
+                hex_byte(s + 2 + 2 * i, b[i], true);
+        s[2 + 2 * sizeof(b)] = 0;
         *ret = s;
         return 0;
 }
