@@ -45,6 +45,22 @@ def group_members(pgid, since):
     return pids
 
 
+def descendants(pid, since):
+    """(pid, starttime) of every live descendant of pid started no earlier than `since`."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            fields = _stat_fields(int(name))
+            if fields and int(fields[19]) >= since:
+                children.setdefault(int(fields[1]), []).append((int(name), int(fields[19])))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child[0])
+    return found
+
+
 class Child:
     """A process started in its own session; stop() ends it and everything in its group."""
 
@@ -58,6 +74,7 @@ class Child:
                                      pass_fds=pass_fds)
         self.pid = self.proc.pid
         self.starttime = testbed.proc_starttime(self.pid)
+        self.known = []
 
     def alive(self):
         return self.proc.poll() is None
@@ -66,20 +83,35 @@ class Child:
         return testbed.kill_recorded(self.pid, self.starttime, sig)
 
     def members(self):
+        """Live processes of ours: the process group, plus descendants seen by note_descendants()
+        (a helper that left the group is still found and stopped)."""
         if self.starttime is None:
             return []
-        return group_members(self.pid, self.starttime)
+        pids = set(group_members(self.pid, self.starttime))
+        pids.update(pid for pid, start in self.known if testbed.proc_alive(pid, start))
+        return sorted(pids)
+
+    def note_descendants(self):
+        """Remember the current descendants (by PID and start time) for stop()."""
+        if self.starttime is not None:
+            for d in descendants(self.pid, self.starttime):
+                if d not in self.known:
+                    self.known.append(d)
+        return [pid for pid, _ in self.known]
 
     def stop(self, timeout=10.0):
         """SIGTERM to the group, SIGKILL after the timeout; waits until nothing is left."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
+            self.note_descendants()     # before the parent goes and they are re-parented
             if self.proc.poll() is None:
                 testbed.kill_recorded(self.pid, self.starttime, sig)
-            for pid in self.members():
+            for pid in group_members(self.pid, self.starttime) if self.starttime is not None else []:
                 try:
                     os.kill(pid, sig)
                 except ProcessLookupError:
                     pass
+            for pid, start in self.known:
+                testbed.kill_recorded(pid, start, sig)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 self.proc.poll()

@@ -93,6 +93,8 @@ def drive(b, root, tmp):
         running = panel.wait_line(f"state {GUEST} running user", 60, ready)
         log(f"panel printed running {time.monotonic() - t0:.2f}s after busctl Start")
 
+        # Booted (acpid up) before the orderly stop, so it is not cut short on a slow host.
+        b.wait_guest_ready(GUEST, timeout=120)
         t0 = time.monotonic()
         r = b.call_async(m.Stop)
         check(r[0] == "ok", f"Stop: {r}")
