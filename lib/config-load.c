@@ -14,7 +14,7 @@
 int config_read_file(const char *path, char **ret, size_t *ret_size, Diagnostics *diag) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
-        size_t n = 0;
+        size_t n = 0, cap;
         struct stat st;
 
         /* O_NONBLOCK: opening a FIFO must not hang; it is refused below as not regular. */
@@ -32,13 +32,26 @@ int config_read_file(const char *path, char **ret, size_t *ret_size, Diagnostics
                 return diag_error(diag, path, "$", "file is %" PRIu64 " bytes, the limit is %u bytes",
                                   (uint64_t) st.st_size, DEF_FILE_SIZE_MAX);
 
-        /* One byte of headroom tells a file that grew since fstat() from one that did not. */
-        buf = malloc(DEF_FILE_SIZE_MAX + 2);
+        /* Sized by fstat(), not by the limit: a 1 MiB buffer per file costs an mmap() or a heap
+         * consolidation each time. One byte of headroom tells a file that grew since fstat()
+         * from one that did not; a grown one gets a larger buffer, up to the limit. */
+        cap = (size_t) st.st_size + 1;
+        buf = malloc(cap + 1);
         if (!buf)
                 return -ENOMEM;
         for (;;) {
-                ssize_t k = read(fd, buf + n, DEF_FILE_SIZE_MAX + 1 - n);
+                ssize_t k;
 
+                if (n == cap) {
+                        char *b;
+
+                        cap = cap > DEF_FILE_SIZE_MAX / 2 ? DEF_FILE_SIZE_MAX + 1 : cap * 2;
+                        b = realloc(buf, cap + 1);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                }
+                k = read(fd, buf + n, cap - n);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
