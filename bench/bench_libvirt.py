@@ -148,7 +148,7 @@ def ms(t):
     return t * 1000.0
 
 
-def run(res, args):
+def run(res, args, progress=print):
     ensure_packages()
     res.command("libvirt: session libvirtd as uid 65534 with its own XDG_{CONFIG,CACHE,RUNTIME}_DIR; "
                 "virsh -q -c 'qemu:///session?socket=$XDG_RUNTIME_DIR/libvirt/libvirt-sock' …")
@@ -172,6 +172,7 @@ def run(res, args):
         res.add("libvirt.destroy", destroy, "ms", "virsh destroy → exit", "virsh destroy NAME")
         lv.virsh(stdin="".join(f"undefine lvdef-{i}\n" for i in range(args.reps)))
 
+        progress("libvirt: booting guest")
         # The booting test guest, shut down through ACPI.
         gdir = os.path.join(lv.dir, "guest")
         os.makedirs(gdir)
@@ -206,10 +207,16 @@ def run(res, args):
                     break
             shut.append(ms(time.monotonic() - t0))
             ev.wait(30)
+            # libvirt reports Stopped before its own cleanup ends: wait for "shut off" (untimed).
+            deadline = time.monotonic() + 60
+            while lv.virsh("domstate", "lvboot")[1].strip() != "shut off":
+                check(time.monotonic() < deadline, "lvboot did not reach shut off")
+                time.sleep(0.05)
         res.add("libvirt.shutdown", shut, "ms", "virsh shutdown → lifecycle Stopped event (booted test guest)",
                 "virsh shutdown NAME; virsh event --domain NAME --event lifecycle")
         lv.virsh("undefine", "lvboot")
 
+        progress("libvirt: list")
         defined = 0
         for n in args.list_ns:
             lv.define_many([f"lv{i}" for i in range(defined, n)])

@@ -183,7 +183,7 @@ def plot(outdir, res):
             f.write("\n\n")
     xt = ", ".join(f'"{k}" {i}' for i, k in enumerate(starts))
     plots = ", ".join(f"'list.dat' index {i} with linespoints title '{n}'" for i, n in enumerate(names))
-    script = f"""set terminal png size 1200,500
+    script = f"""set terminal png size 1200,500 noenhanced
 set output 'bench.png'
 set multiplot layout 1,2
 set title 'start latency (every sample)'
