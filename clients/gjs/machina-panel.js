@@ -67,7 +67,8 @@ class Panel {
                 this._fail(`cannot reach ${BUS_NAME}: ${error.message}`);
                 return;
             }
-            this._manager.connectSignal('MachineNew', (p, sender, [, path]) => this._add(path, true));
+            // Before the initial listing is printed, a new guest simply joins it.
+            this._manager.connectSignal('MachineNew', (p, sender, [, path]) => this._add(path, this._listed));
             this._manager.connectSignal('MachineRemoved', (p, sender, [name, path]) => this._remove(path, name));
             // machinad is bus-activated and may exit when idle: list again when it comes back.
             this._manager.connect('notify::g-name-owner', () => {
@@ -109,7 +110,7 @@ class Panel {
         if (this._listed)
             return;
         this._listed = true;
-        const sorted = [...this._machines.values()].sort((a, b) => a.proxy.Name.localeCompare(b.proxy.Name));
+        const sorted = [...this._machines.values()].filter(m => m.state !== null).sort((a, b) => a.proxy.Name.localeCompare(b.proxy.Name));
         for (const m of sorted)
             this._print(`list ${m.proxy.Name} ${m.proxy.State} ${m.proxy.StateReason || '-'}`);
         this._print(`ready ${sorted.length}`);
