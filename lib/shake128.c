@@ -36,39 +36,63 @@ static const unsigned keccak_rho[25] = {
 };
 
 static inline uint64_t rotl64(uint64_t v, unsigned n) {
-        return n == 0 ? v : (v << n) | (v >> (64 - n));
+        return (v << n) | (v >> ((64 - n) & 63));
 }
 
-static void keccak_f1600(uint64_t a[static 25]) {
-        for (unsigned round = 0; round < KECCAK_ROUNDS; round++) {
-                uint64_t c[5], b[25];
+/* One round reads a and writes e: θ's column parities first, then ρ, π and χ per output row,
+ * so each lane is loaded once and stored once. π takes output lane (X, Y) from input lane
+ * (X + 3Y mod 5, X). The loops have constant bounds and are unrolled: this permutation is most of
+ * the cost of deriving an identifier. */
+static void keccak_round(const uint64_t a[static 25], uint64_t e[static 25], uint64_t rc) {
+        uint64_t c[5], d[5];
 
-                /* θ */
-                for (unsigned x = 0; x < 5; x++)
-                        c[x] = a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20];
+#pragma GCC unroll 5
+        for (unsigned x = 0; x < 5; x++)
+                c[x] = a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20];
+#pragma GCC unroll 5
+        for (unsigned x = 0; x < 5; x++)
+                d[x] = c[(x + 4) % 5] ^ rotl64(c[(x + 1) % 5], 1);
+
+#pragma GCC unroll 5
+        for (unsigned y = 0; y < 5; y++) {
+                uint64_t b[5];
+
+#pragma GCC unroll 5
                 for (unsigned x = 0; x < 5; x++) {
-                        uint64_t d = c[(x + 4) % 5] ^ rotl64(c[(x + 1) % 5], 1);
-                        for (unsigned y = 0; y < 25; y += 5)
-                                a[x + y] ^= d;
+                        unsigned src = (x + 3 * y) % 5 + 5 * x;
+
+                        b[x] = rotl64(a[src] ^ d[(x + 3 * y) % 5], keccak_rho[src]);
                 }
-
-                /* ρ and π: B[y][2x+3y] = rot(A[x][y], r[x][y]) */
+#pragma GCC unroll 5
                 for (unsigned x = 0; x < 5; x++)
-                        for (unsigned y = 0; y < 5; y++)
-                                b[y + 5 * ((2 * x + 3 * y) % 5)] = rotl64(a[x + 5 * y], keccak_rho[x + 5 * y]);
+                        e[x + 5 * y] = b[x] ^ (~b[(x + 1) % 5] & b[(x + 2) % 5]);
+        }
+        e[0] ^= rc;
+}
 
-                /* χ */
-                for (unsigned y = 0; y < 25; y += 5)
-                        for (unsigned x = 0; x < 5; x++)
-                                a[x + y] = b[x + y] ^ (~b[(x + 1) % 5 + y] & b[(x + 2) % 5 + y]);
+/* Rounds in pairs, so the state ends up back in a without a copy. */
+_Static_assert(KECCAK_ROUNDS % 2 == 0, "Keccak-f[1600] has an even number of rounds");
 
-                /* ι */
-                a[0] ^= keccak_round_constants[round];
+static void keccak_f1600(uint64_t a[static 25]) {
+        uint64_t e[25];
+
+        for (unsigned round = 0; round < KECCAK_ROUNDS; round += 2) {
+                keccak_round(a, e, keccak_round_constants[round]);
+                keccak_round(e, a, keccak_round_constants[round + 1]);
         }
 }
 
 static inline void state_xor_byte(Shake128 *s, size_t i, uint8_t v) {
         s->state[i / 8] ^= (uint64_t) v << (8 * (i % 8));
+}
+
+/* Bytes map to lanes little-endian (FIPS 202 §B.1) whatever the host order. */
+static inline uint64_t load_le64(const uint8_t *p) {
+        uint64_t v = 0;
+
+        for (unsigned i = 0; i < 8; i++)
+                v |= (uint64_t) p[i] << (8 * i);
+        return v;
 }
 
 static inline uint8_t state_get_byte(const Shake128 *s, size_t i) {
@@ -86,9 +110,18 @@ void shake128_absorb(Shake128 *s, const void *data, size_t len) {
         if (s->squeezing)
                 return;
 
-        for (size_t i = 0; i < len; i++) {
-                state_xor_byte(s, s->pos, p[i]);
-                if (++s->pos == SHAKE128_RATE) {
+        while (len > 0) {
+                /* A whole lane at a time where the position allows it (the rate is 21 lanes). */
+                if (s->pos % 8 == 0 && len >= 8) {
+                        s->state[s->pos / 8] ^= load_le64(p);
+                        s->pos += 8;
+                        p += 8;
+                        len -= 8;
+                } else {
+                        state_xor_byte(s, s->pos++, *p++);
+                        len--;
+                }
+                if (s->pos == SHAKE128_RATE) {
                         keccak_f1600(s->state);
                         s->pos = 0;
                 }
