@@ -199,8 +199,11 @@ static int expand_port(Resolver *r, char **pattern, int *port, int tag, const ch
         return 0;
 }
 
+/* Room for max entries, but only the first n are set: merging tags sets each entry as it appends
+ * the item, and nothing reads past the list's length. Not calloc(): zeroing 4 KiB of var origins
+ * on every resolve showed in the profile. */
 static int origins_new(Origin **ret, size_t n, size_t max) {
-        *ret = calloc(max ?: 1, sizeof(Origin));
+        *ret = malloc(sizeof(Origin) * (max ?: 1));
         if (!*ret)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
