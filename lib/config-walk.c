@@ -109,46 +109,66 @@ char *path_index(const char *parent, size_t i) {
         return s;
 }
 
-/* Brackets outside strings, counted on the raw bytes: refuses hostile nesting before json-glib
- * (which recurses) ever sees it. -ELOOP for nesting, -EBADMSG for an escaped NUL. */
-static int check_nesting(const char *data, size_t size, unsigned *ret_line, unsigned *ret_column) {
-        unsigned depth = 0, line = 1, column = 0;
-        bool in_string = false, escape = false;
+/* Line and column (1-based, as json-glib counts) of byte i, for the rare error: the scan below
+ * does not track them. */
+static void position_of(const char *data, size_t i, unsigned *ret_line, unsigned *ret_column) {
+        unsigned line = 1;
+        size_t line_start = 0;
 
-        for (size_t i = 0; i < size; i++) {
-                char ch = data[i];
-
-                column++;
-                if (ch == '\n') {
+        for (size_t j = 0; j < i; j++)
+                if (data[j] == '\n') {
                         line++;
-                        column = 0;
+                        line_start = j + 1;
                 }
-                if (in_string) {
-                        if (escape) {
-                                escape = false;
-                                /* json-glib would silently cut the string at an escaped NUL. */
-                                if (ch == 'u' && size - i > 4 && strncmp(data + i + 1, "0000", 4) == 0) {
-                                        *ret_line = line;
-                                        *ret_column = column;
-                                        return -EBADMSG;
-                                }
-                        }
-                        else if (ch == '\\')
-                                escape = true;
-                        else if (ch == '"')
-                                in_string = false;
-                        continue;
-                }
-                if (ch == '"')
-                        in_string = true;
-                else if (ch == '[' || ch == '{') {
+        *ret_line = line;
+        *ret_column = (unsigned) (i - line_start + 1);
+}
+
+/* Brackets outside strings, counted on the raw bytes: refuses hostile nesting before json-glib
+ * (which recurses) ever sees it. -ELOOP for nesting, -EBADMSG for an escaped NUL. Every file
+ * loaded goes through here: the scan keeps no line/column (computed again for an error) and
+ * skips runs of ordinary bytes in tight loops. */
+static int check_nesting(const char *data, size_t size, unsigned *ret_line, unsigned *ret_column) {
+        static const bool structural[256] = {
+                ['"'] = true, ['['] = true, [']'] = true, ['{'] = true, ['}'] = true,
+        };
+        unsigned depth = 0;
+        size_t i = 0;
+
+        while (i < size) {
+                char ch;
+
+                /* Outside a string only quotes and brackets matter. */
+                while (i < size && !structural[(unsigned char) data[i]])
+                        i++;
+                if (i >= size)
+                        break;
+                ch = data[i++];
+                if (ch == '[' || ch == '{') {
                         if (++depth > DEF_NESTING_MAX) {
-                                *ret_line = line;
-                                *ret_column = column;
+                                position_of(data, i - 1, ret_line, ret_column);
                                 return -ELOOP;
                         }
-                } else if ((ch == ']' || ch == '}') && depth > 0)
-                        depth--;
+                        continue;
+                }
+                if (ch == ']' || ch == '}') {
+                        if (depth > 0)
+                                depth--;
+                        continue;
+                }
+
+                /* Inside a string: find its end, skipping escapes. */
+                while (i < size && data[i] != '"') {
+                        if (data[i++] != '\\' || i >= size)
+                                continue;
+                        /* json-glib would silently cut the string at an escaped NUL. */
+                        if (data[i] == 'u' && size - i > 4 && strncmp(data + i + 1, "0000", 4) == 0) {
+                                position_of(data, i, ret_line, ret_column);
+                                return -EBADMSG;
+                        }
+                        i++;
+                }
+                i++;
         }
         return 0;
 }
