@@ -135,7 +135,7 @@ static int list_machine_files(const char *dir, char ***ret) {
         _cleanup_strv_free_ char **names = NULL;
         DIR *d;
         struct dirent *de;
-        size_t n = 0;
+        size_t n = 0, cap = 0;
         int r = 0;
 
         d = opendir(dir);
@@ -149,10 +149,22 @@ static int list_machine_files(const char *dir, char ***ret) {
 
                 if (len < s || !streq(de->d_name + len - s, MACHINE_CONF_SUFFIX))
                         continue;
-                r = strv_extend(&names, de->d_name);
-                if (r < 0)
+                /* Grown by doubling: strv_extend() would walk the list for every entry. */
+                if (n + 1 >= cap) {
+                        char **a = realloc(names, sizeof(char *) * (cap = cap * 2 + 16));
+
+                        if (!a) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        names = a;
+                }
+                names[n] = strdup(de->d_name);
+                if (!names[n]) {
+                        r = -ENOMEM;
                         break;
-                n++;
+                }
+                names[++n] = NULL;
         }
         closedir(d);
         if (r < 0)
@@ -225,6 +237,7 @@ static int load_machine_dir(const char *dir, MachineDef ***defs, size_t *n, Diag
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_free_ char *realdir = NULL;
         g_autoptr(GHashTable) by_name = NULL, by_id = NULL;
+        size_t cap = *n;
         int r;
 
         r = list_machine_files(dir, &names);
@@ -280,10 +293,14 @@ static int load_machine_dir(const char *dir, MachineDef ***defs, size_t *n, Diag
                 if (r < 0)
                         continue;
 
-                a = realloc(*defs, sizeof(MachineDef *) * (*n + 1));
-                if (!a)
-                        return -ENOMEM;
-                *defs = a;
+                if (*n >= cap) {
+                        cap = cap * 2 + 16;
+                        a = realloc(*defs, sizeof(MachineDef *) * cap);
+                        if (!a)
+                                return -ENOMEM;
+                        *defs = a;
+                }
+                a = *defs;
                 a[*n] = TAKE_PTR(m);
                 g_hash_table_insert(by_name, a[*n]->name, GSIZE_TO_POINTER(*n + 1));
                 if (a[*n]->id_set)
