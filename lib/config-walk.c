@@ -243,8 +243,9 @@ static unsigned edit_distance(const char *a, const char *b) {
 
 int json_ctx_keys(JsonCtx *c, JsonNode *node, const char *path, const char * const *keys, size_t n,
                   JsonNode **found) {
-        g_autoptr(GList) members = NULL;
-        JsonObject *o;
+        JsonObjectIter iter;
+        const char *key;
+        JsonNode *member;
         int r = 0;
 
         for (size_t i = 0; i < n; i++)
@@ -253,11 +254,10 @@ int json_ctx_keys(JsonCtx *c, JsonNode *node, const char *path, const char * con
         r = json_ctx_object(c, node, path);
         if (r < 0)
                 return r;
-        o = json_node_get_object(node);
-        members = json_object_get_members(o);
 
-        for (GList *l = members; l; l = l->next) {
-                const char *key = l->data;
+        /* In document order, like json_object_get_members(), without copying the list. */
+        json_object_iter_init_ordered(&iter, json_node_get_object(node));
+        while (json_object_iter_next_ordered(&iter, &key, &member)) {
                 _cleanup_free_ char *p = NULL;
                 const char *hint = NULL;
                 unsigned best = 3;
@@ -267,7 +267,7 @@ int json_ctx_keys(JsonCtx *c, JsonNode *node, const char *path, const char * con
                         if (strcasecmp(keys[i], key) == 0)
                                 break;
                 if (i < n && !found[i]) {
-                        found[i] = json_object_get_member(o, key);
+                        found[i] = member;
                         continue;
                 }
 
