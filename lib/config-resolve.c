@@ -342,9 +342,31 @@ static int merge_tags(Resolver *r) {
 
 /* ".volumes[3]" in the machine file, or ".volumes[0]" of host tag N (res_error adds the tag). */
 static int sub_path(char *buf, size_t n, const char *list, Origin o, const char *key) {
-        int k = snprintf(buf, n, ".%s[%zu]%s%s", list, o.index, key ? "." : "", strempty(key));
+        /* Built by hand: this runs for every volume and connection field resolved, and snprintf()
+         * was a visible share of resolve. */
+        char digits[24], *d = digits + sizeof(digits);
+        size_t l = strlen(list), k = key ? strlen(key) : 0, nd;
+        size_t i = o.index;
+        char *p = buf;
 
-        return k < 0 || (size_t) k >= n ? -ENOMEM : 0;
+        do
+                *--d = (char) ('0' + i % 10);
+        while ((i /= 10) > 0);
+        nd = (size_t) (digits + sizeof(digits) - d);
+
+        if (1 + l + 1 + nd + 1 + (key ? 1 + k : 0) >= n)
+                return -ENOMEM;
+        *p++ = '.';
+        p = mempcpy(p, list, l);
+        *p++ = '[';
+        p = mempcpy(p, d, nd);
+        *p++ = ']';
+        if (key) {
+                *p++ = '.';
+                p = mempcpy(p, key, k);
+        }
+        *p = 0;
+        return 0;
 }
 
 static int resolve_vars(Resolver *r) {
