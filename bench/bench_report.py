@@ -71,6 +71,7 @@ COMPARISONS = [
     ("list (machinactl, max N) / busctl spawn", "machina.list.cli.max", "floor.busctl", "", None),
     ("list (machinactl, max N) / virsh list --all", "machina.list.cli.max", "libvirt.list.max", "", None),
     ("define (machinactl/busctl) / virsh define", "machina.define.cli", "libvirt.define", "", None),
+    ("cold activation (1 defined) / busctl process", "machina.activation.few", "floor.busctl", "", None),
     ("machinad RSS / libvirtd RSS (max N defined)", "machina.rss.defined", "libvirt.rss.defined", "", None),
 ]
 
