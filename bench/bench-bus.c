@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "connect to %s: %s\n", argv[1], strerror(-r));
                 return EXIT_FAILURE;
         }
-        if (streq(argv[2], "call") && argc == 9)
+        if (streq(argv[2], "call") && argc == 8)
                 r = do_call(bus, argv + 2);
         else if (streq(argv[2], "define") && argc == 7)
                 r = do_define(bus, argv + 2);
