@@ -111,9 +111,15 @@ void shake128_absorb(Shake128 *s, const void *data, size_t len) {
                 return;
 
         while (len > 0) {
-                /* A whole lane at a time where the position allows it (the rate is 21 lanes). */
-                if (s->pos % 8 == 0 && len >= 8) {
-                        s->state[s->pos / 8] ^= load_le64(p);
+                /* Eight bytes at a time while they fit in the block: at an unaligned position
+                 * they straddle two lanes (identifier inputs are mostly unaligned strings). */
+                if (len >= 8 && s->pos + 8 <= SHAKE128_RATE) {
+                        uint64_t v = load_le64(p);
+                        unsigned shift = 8 * (s->pos % 8);
+
+                        s->state[s->pos / 8] ^= v << shift;
+                        if (shift > 0)
+                                s->state[s->pos / 8 + 1] ^= v >> (64 - shift);
                         s->pos += 8;
                         p += 8;
                         len -= 8;
