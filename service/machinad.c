@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
+#include "autostart.h"
 #include "bus-util.h"
 #include "log.h"
 #include "manager-bus.h"
@@ -152,6 +153,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 
         log_info("Reloading definitions (SIGHUP).");
         r = manager_reload(userdata, NULL);
+        if (r >= 0)
+                manager_autostart(userdata, false);
         if (r < 0)
                 log_warning_errno(r, "Reload failed: %m");
         else if (r > 0)
@@ -250,6 +253,8 @@ static int run(int argc, char *argv[]) {
                 return log_error_errno(r, "Failed to attach bus to event loop: %m");
         /* Take over running guests before serving, so nobody sees them as stopped. */
         (void) manager_adopt_running(m);
+        /* Autostart (once per boot) after adoption, so running guests are not started twice. */
+        manager_autostart(m, true);
         r = sd_bus_request_name(m->bus, "org.machina", 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to acquire name org.machina: %m");

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "machine-bus.h"
 #include "machine-lifecycle.h"
+#include "machined-glue.h"
 #include "manager.h"
 #include "qemu-argv.h"
 #include "qmp.h"
@@ -135,6 +136,7 @@ static void on_qmp_event(QmpClient *c, const char *event, JsonObject *data, uint
 static void on_qmp_disconnect(QmpClient *c, int error, void *userdata);
 static void on_qmp_ready(QmpClient *c, void *userdata);
 static int qmp_connect_attempt(Machine *machine);
+static int on_systemd_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
 
 static void qmp_drop(Machine *machine) {
         if (!machine->qmp)
@@ -206,8 +208,16 @@ static void on_query_status(QmpClient *c, int error, JsonNode *result, const Qmp
         if (result && JSON_NODE_HOLDS_OBJECT(result))
                 status = json_object_get_string_member_with_default(json_node_get_object(result),
                                                                     "status", NULL);
+        if (machine->restarting) {
+                /* Back after Restart=: keep saying why it restarted. */
+                machine->restarting = false;
+                machine->op_timer = sd_event_source_disable_unref(machine->op_timer);
+                log_info("Machine %s is back after Restart=.", machine->name);
+        }
         if (status && (streq(status, "paused") || streq(status, "prelaunch")))
                 machine_set_state(machine, MACHINE_PAUSED, machine->reason);
+        else if (machine->state == MACHINE_STARTING && machine->op != MACHINE_OP_START)
+                machine_set_state(machine, MACHINE_RUNNING, machine->reason);
         else if (machine->state != MACHINE_RUNNING)
                 machine_set_state(machine, MACHINE_RUNNING,
                                   machine->reason == MACHINE_REASON_ADOPTED ? MACHINE_REASON_ADOPTED
@@ -239,6 +249,14 @@ static void on_qmp_event(QmpClient *c, const char *event, JsonObject *data, uint
                 if (machine->exit_reason == MACHINE_REASON_NONE)
                         machine->exit_reason = guest ? MACHINE_REASON_GUEST_SHUTDOWN : MACHINE_REASON_HOST;
                 log_info("Machine %s: QEMU shutting down (%s).", machine->name, reason);
+                /* Our Shutdown of a Restart= guest: a stop through systemd keeps it down. */
+                if (machine->op == MACHINE_OP_SHUTDOWN && machine->resolved->autostart == AUTOSTART_ALWAYS) {
+                        machine->op_slot = sd_bus_slot_unref(machine->op_slot);
+                        r = systemd_stop_unit(machine->manager, machine->unit, on_systemd_call_reply,
+                                              machine, &machine->op_slot);
+                        if (r < 0)
+                                log_warning_errno(r, "Failed to stop %s after its shutdown: %m", machine->name);
+                }
         } else if (streq(event, "STOP") && machine->state == MACHINE_RUNNING)
                 machine_set_state(machine, MACHINE_PAUSED, MACHINE_REASON_USER);
         else if (streq(event, "RESUME") && machine->state == MACHINE_PAUSED)
@@ -434,20 +452,77 @@ void machine_on_job_removed(Machine *machine, const char *job, const char *resul
         }
 }
 
+/* After Restart=: connect to the new QEMU once it runs (retrying until its socket is there). */
+static void restart_follow(Machine *machine) {
+        if (!machine->restarting || machine->qmp || machine->op_timer)
+                return;
+        if (qmp_connect_with_retry(machine) < 0)
+                log_warning("Cannot reconnect QMP of %s after its restart.", machine->name);
+}
+
 void machine_on_main_pid(Machine *machine, uint32_t pid) {
         if (machine->main_pid == pid || !machine_is_active(machine))
                 return;
         machine->main_pid = pid;
         machine->generation++;
         machine_bus_emit_changed(machine, "MainPID");
+        if (pid > 0) {
+                restart_follow(machine);
+                machine_machined_register(machine);
+        }
+}
+
+void machine_on_auto_restart(Machine *machine) {
+        MachineStateReason reason = machine->exit_reason;
+
+        /* A stop of ours is in flight: it ends the unit, no restart to follow. */
+        if (!machine_is_active(machine) || machine->restarting ||
+            IN_SET(machine->op, MACHINE_OP_START, MACHINE_OP_STOP, MACHINE_OP_SHUTDOWN))
+                return;
+        if (reason == MACHINE_REASON_NONE)
+                reason = MACHINE_REASON_GUEST_SHUTDOWN;
+        log_info("Machine %s: QEMU exited (%s); its unit restarts it.", machine->name,
+                 machine_state_reason_to_string(reason));
+        qmp_drop(machine);
+        machine->op_timer = sd_event_source_disable_unref(machine->op_timer);
+        machine->restarting = true;
+        machine->exit_reason = MACHINE_REASON_NONE;
+        machine->main_pid = 0;
+        machine_set_state(machine, MACHINE_STARTING, reason);
+}
+
+void machine_on_unit_active(Machine *machine) {
+        restart_follow(machine);
 }
 
 void machine_on_unit_result(Machine *machine, const char *result) {
         (void) free_and_strdup(&machine->unit_result, result);
 }
 
+static void unit_gone(Machine *machine);
+static void restart_follow(Machine *machine);
+
+static int on_unit_state(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Machine *machine = userdata;
+        const char *active = NULL, *sub = NULL;
+
+        machine->state_slot = sd_bus_slot_unref(machine->state_slot);
+        if (sd_bus_message_is_method_error(reply, NULL) ||
+            systemd_read_unit_state(reply, &active, &sub) < 0 ||
+            streq(active, "inactive") || streq(active, "failed")) {
+                unit_gone(machine);
+                return 0;
+        }
+        /* Restart= is at work: follow it. */
+        if (!machine->restarting)
+                machine_on_auto_restart(machine);
+        if (streq(active, "active"))
+                restart_follow(machine);
+        return 0;
+}
+
 void machine_on_unit_gone(Machine *machine, const char *active_state) {
-        MachineStateReason reason;
+        int r;
 
         if (!machine_is_active(machine))
                 return;
@@ -456,9 +531,35 @@ void machine_on_unit_gone(Machine *machine, const char *active_state) {
         if (machine->op == MACHINE_OP_START && !machine->unit_started)
                 return;
 
+        /* With Restart= (autostart=always) systemd 252 announces inactive/dead on its way to
+         * auto-restart, and again in the restart job's stop half: ask where the unit is now
+         * before calling the guest stopped. UnitRemoved (active_state NULL) is final. */
+        if (active_state && machine->resolved->autostart == AUTOSTART_ALWAYS &&
+            machine->op == MACHINE_OP_NONE) {
+                if (machine->state_slot)
+                        return;
+                r = systemd_get_unit_state(machine->manager, machine->unit, on_unit_state, machine,
+                                           &machine->state_slot);
+                if (r >= 0)
+                        return;
+                log_warning_errno(r, "Cannot ask systemd about %s: %m", machine->unit);
+        }
+        unit_gone(machine);
+}
+
+static void unit_gone(Machine *machine) {
+        MachineStateReason reason;
+
+        if (!machine_is_active(machine))
+                return;
+        machine->state_slot = sd_bus_slot_unref(machine->state_slot);
+
         reason = machine->exit_reason;
         if (reason == MACHINE_REASON_NONE)
                 reason = MACHINE_REASON_CRASHED;
+        machine->restarting = false;
+        if (machine->op == MACHINE_OP_NONE)
+                machine->op_timer = sd_event_source_disable_unref(machine->op_timer);
         qmp_drop(machine);
         runtime_dir_remove(machine);
         machine->job = mfree(machine->job);
@@ -733,6 +834,7 @@ void machine_lifecycle_done(Machine *machine) {
                 op_reply(machine, BUS_ERROR_NO_SUCH_MACHINE, "Machine %s went away.", machine->name);
         op_clear(machine);
         qmp_drop(machine);
+        sd_bus_slot_unref(machine->state_slot);
         free(machine->runtime_dir);
         free(machine->job);
         free(machine->unit_result);

@@ -34,6 +34,11 @@ void machine_on_job_removed(Machine *machine, const char *job, const char *resul
 void machine_on_unit_gone(Machine *machine, const char *active_state);
 void machine_on_main_pid(Machine *machine, uint32_t pid);
 void machine_on_unit_result(Machine *machine, const char *result);
+/* The unit waits to restart QEMU (Restart=, autostart=always): ActiveState "activating",
+ * SubState "auto-restart". The unit never went inactive. */
+void machine_on_auto_restart(Machine *machine);
+/* ActiveState "active". */
+void machine_on_unit_active(Machine *machine);
 
 /* Release everything the lifecycle holds (answers a pending call with an error). */
 void machine_lifecycle_done(Machine *machine);

@@ -2,8 +2,12 @@
 
 #include <time.h>
 
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
 #include "bus-label.h"
 #include "console.h"
+#include "machined-glue.h"
 #include "machine-bus.h"
 #include "machine-lifecycle.h"
 #include "machine.h"
@@ -86,6 +90,9 @@ Machine *machine_free(Machine *machine) {
         if (!machine)
                 return NULL;
         machine_close_console(machine);
+        sd_event_source_disable_unref(machine->autostart_timer);
+        /* Guests outlive the daemon: keep their machined registration, just stop listening. */
+        sd_bus_slot_unref(machine->machined_slot);
         machine_lifecycle_done(machine);
         free(machine->name);
         free(machine->path);
@@ -124,6 +131,11 @@ void machine_set_state(Machine *machine, MachineState state, MachineStateReason 
         }
         machine->generation++;
         machine_bus_emit_changed(machine, "State");
+
+        if (state == MACHINE_RUNNING)
+                machine_machined_register(machine);
+        else if (state == MACHINE_STARTING || !machine_is_active(machine))
+                machine_machined_unregister(machine);
 }
 
 const char *machine_console_kind(const Machine *machine) {

@@ -91,6 +91,11 @@ typedef struct Machine {
         MachineStateReason exit_reason; /* what the next stop means, known before it happens */
         char *unit_result;              /* systemd's Result= of the unit, last seen */
         Console *console;               /* OpenConsole relay (console.c), or NULL */
+        sd_event_source *autostart_timer; /* boot-delay before an autostart (autostart.c) */
+        bool restarting;                /* Restart= brings QEMU back (autostart=always) */
+        sd_bus_slot *state_slot;        /* asking systemd whether the unit really stopped */
+        sd_bus_slot *machined_slot;     /* RegisterMachine in flight (machined-glue.c) */
+        bool machined_registered;
 } Machine;
 
 /* Takes ownership of def and resolved (also on failure). */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include "autostart.h"
 #include "bus-util.h"
 #include "config.h"
 #include "log.h"
@@ -101,6 +102,9 @@ static int method_define_machine(sd_bus_message *message, void *userdata, sd_bus
                 return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
 
         r = manager_define_machine(m, json, flags, &diag, &machine);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many machines: the limit is %u.", m->machines_max);
         if (r == -EEXIST)
                 return sd_bus_error_setf(error, BUS_ERROR_MACHINE_EXISTS,
                                          "A machine with this name is already defined; pass flag REPLACE (1) to replace it.");
@@ -167,6 +171,7 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         r = manager_reload(m, &report);
         if (r < 0)
                 return r;
+        manager_autostart(m, false);
         if (r > 0) {
                 _cleanup_free_ char *text = join(report, "; ");
 
@@ -263,6 +268,9 @@ static int method_create_machine(sd_bus_message *message, void *userdata, sd_bus
                 return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
 
         r = manager_create_machine(m, json, &diag, &machine);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many machines: the limit is %u.", m->machines_max);
         if (r == -EEXIST)
                 return sd_bus_error_setf(error, BUS_ERROR_MACHINE_EXISTS,
                                          "A machine with this name already exists.");

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "autostart.h"
 #include "config.h"
 #include "log.h"
 #include "machine-bus.h"
@@ -14,6 +15,25 @@
 
 static void machine_free_void(gpointer p) {
         machine_free(p);
+}
+
+/* A limit, lowered (never raised) by the environment. */
+static unsigned env_limit(const char *name, unsigned def) {
+        const char *v = getenv(name);
+        unsigned long l;
+        char *end;
+
+        if (!v || !*v)
+                return def;
+        errno = 0;
+        l = strtoul(v, &end, 10);
+        if (errno != 0 || *end || l >= def)
+                return def;
+        return (unsigned) l;
+}
+
+bool manager_may_add_machine(Manager *m) {
+        return g_hash_table_size(m->machines) < m->machines_max;
 }
 
 int manager_new(bool user_mode, const char *config_dir, const char *runtime_dir, Manager **ret) {
@@ -29,6 +49,8 @@ int manager_new(bool user_mode, const char *config_dir, const char *runtime_dir,
         if (!m->config_dir || !m->runtime_dir)
                 return -ENOMEM;
         m->machines = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, machine_free_void);
+        m->machines_max = env_limit("MACHINA_MACHINES_MAX", MANAGER_MACHINES_MAX);
+        m->polkit_queries_max = env_limit("MACHINA_POLKIT_QUERIES_MAX", MANAGER_POLKIT_QUERIES_MAX);
 
         *ret = TAKE_PTR(m);
         return 0;
@@ -72,6 +94,11 @@ static int add_machine(Manager *m, MachineDef *def, MachineDef *resolved, bool p
         Machine *machine;
         int r;
 
+        if (!manager_may_add_machine(m)) {
+                machine_def_free(def);
+                machine_def_free(resolved);
+                return -E2BIG;
+        }
         r = machine_new(m, def, resolved, persistent, &machine);
         if (r < 0)
                 return r;
@@ -190,6 +217,12 @@ static int load_into(Manager *m, char ***ret_report) {
                 if (existing)
                         machine_replace_definition(existing, TAKE_PTR(def), resolved);
                 else {
+                        if (!manager_may_add_machine(m)) {
+                                log_error("Too many machines (limit %u); %s is not loaded.",
+                                          m->machines_max, def->name);
+                                machine_def_free(resolved);
+                                continue;
+                        }
                         r = add_machine(m, TAKE_PTR(def), resolved, true, NULL);
                         if (r < 0) {
                                 machine_defs_free(defs, n);
@@ -311,6 +344,9 @@ int manager_define_machine(Manager *m, const char *json, uint64_t flags, Diagnos
         if (existing && !existing->persistent)
                 return -EBUSY;
 
+        if (!existing && !manager_may_add_machine(m))
+                return -E2BIG;
+
         r = resolve(m, def, existing ? existing->resolved->index : m->next_index, &resolved, diag);
         if (r < 0)
                 return r;
@@ -370,6 +406,8 @@ bool manager_is_idle(Manager *m) {
 
         if (m->polkit_registry && g_hash_table_size(m->polkit_registry) > 0)
                 return false;
+        if (manager_autostart_pending(m))
+                return false;
         g_hash_table_iter_init(&it, m->machines);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 Machine *machine = value;
@@ -393,6 +431,8 @@ int manager_create_machine(Manager *m, const char *json, Diagnostics *diag, Mach
                 return r;
         if (manager_get_machine(m, def->name))
                 return -EEXIST;
+        if (!manager_may_add_machine(m))
+                return -E2BIG;
         r = resolve(m, def, m->next_index, &resolved, diag);
         if (r < 0)
                 return r;

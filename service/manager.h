@@ -12,6 +12,13 @@
 
 #define MANAGER_IDLE_TIMEOUT_DEFAULT_USEC (30ULL * 1000000ULL)
 
+/* Limits on what callers control (LimitsExceeded). Each guest runs at most one lifecycle
+ * operation (Busy), a definition is at most DEF_FILE_SIZE_MAX bytes, QMP lines and queues are
+ * bounded in qmp.h, console buffers in console.h. The environment variables
+ * MACHINA_MACHINES_MAX and MACHINA_POLKIT_QUERIES_MAX lower these (tests). */
+#define MANAGER_MACHINES_MAX 1024U
+#define MANAGER_POLKIT_QUERIES_MAX 256U
+
 /* DefineMachine / CreateMachine flags. */
 #define MACHINA_DEFINE_REPLACE (UINT64_C(1) << 0)
 
@@ -29,6 +36,8 @@ struct Manager {
         bool published;                 /* objects registered: changes are signalled */
         GHashTable *polkit_registry;    /* parked calls waiting for polkit (polkit.c) */
         sd_event_source *gc_event;      /* removes stopped transient guests, outside callbacks */
+        unsigned machines_max;
+        unsigned polkit_queries_max;
 
 };
 
@@ -53,6 +62,9 @@ int manager_adopt_running(Manager *m);
  * when the name exists and REPLACE is not set. */
 int manager_define_machine(Manager *m, const char *json, uint64_t flags, Diagnostics *diag,
                            Machine **ret);
+/* Room for one more guest? */
+bool manager_may_add_machine(Manager *m);
+
 /* CreateMachine: validate and resolve like DefineMachine, publish a transient guest (never
  * written to disk). The caller starts it; it is removed once it stops (manager_schedule_gc()).
  * -EEXIST when the name exists. */

@@ -119,6 +119,11 @@ int manager_verify_polkit_async(Manager *m, sd_bus_message *message, const char 
         sender = sd_bus_message_get_sender(message);
         if (!sender)
                 return deny(error, action);
+        /* Each parked call holds a message and a polkit call: bound them. */
+        if (g_hash_table_size(registry(m)) >= m->polkit_queries_max)
+                return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many authorization checks in flight (limit %u); try again later.",
+                                         m->polkit_queries_max);
 
         r = sd_bus_message_new_method_call(m->bus, &call, "org.freedesktop.PolicyKit1",
                                            "/org/freedesktop/PolicyKit1/Authority",

@@ -59,7 +59,7 @@ static int match_unit_removed(sd_bus_message *message, void *userdata, sd_bus_er
 
 /* PropertiesChanged of org.freedesktop.systemd1.Unit / .Service on a machina unit. */
 static int match_unit_properties(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        const char *interface, *active_state = NULL, *result = NULL;
+        const char *interface, *active_state = NULL, *sub_state = NULL, *result = NULL;
         Manager *m = userdata;
         Machine *machine;
         uint32_t main_pid = 0;
@@ -84,6 +84,8 @@ static int match_unit_properties(sd_bus_message *message, void *userdata, sd_bus
                         return 0;
                 if (streq(name, "ActiveState"))
                         r = sd_bus_message_read(message, "v", "s", &active_state);
+                else if (streq(name, "SubState"))
+                        r = sd_bus_message_read(message, "v", "s", &sub_state);
                 else if (streq(name, "Result"))
                         r = sd_bus_message_read(message, "v", "s", &result);
                 else if (streq(name, "MainPID")) {
@@ -104,6 +106,10 @@ static int match_unit_properties(sd_bus_message *message, void *userdata, sd_bus
                 machine_on_unit_result(machine, result);
         if (active_state && (streq(active_state, "inactive") || streq(active_state, "failed")))
                 machine_on_unit_gone(machine, active_state);
+        else if (active_state && streq(active_state, "activating") && streq_ptr(sub_state, "auto-restart"))
+                machine_on_auto_restart(machine);
+        else if (active_state && streq(active_state, "active"))
+                machine_on_unit_active(machine);
         return 0;
 }
 
@@ -306,5 +312,50 @@ int systemd_get_unit_main_pid(Manager *m, const char *unit, uint32_t *ret) {
         if (r < 0)
                 return log_debug_errno(r, "Failed to read MainPID of %s: %s", unit,
                                        error.message ?: strerror(-r));
+        return 0;
+}
+
+int systemd_get_unit_state(Manager *m, const char *unit, sd_bus_message_handler_t callback,
+                           void *userdata, sd_bus_slot **ret_slot) {
+        _cleanup_free_ char *path = systemd_unit_path(unit);
+
+        if (!path)
+                return -ENOMEM;
+        return sd_bus_call_method_async(m->bus, ret_slot, SYSTEMD_SERVICE, path,
+                                        "org.freedesktop.DBus.Properties", "GetAll", callback,
+                                        userdata, "s", "org.freedesktop.systemd1.Unit");
+}
+
+int systemd_read_unit_state(sd_bus_message *reply, const char **ret_active, const char **ret_sub) {
+        const char *active = NULL, *sub = NULL;
+        int r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                const char *name;
+
+                r = sd_bus_message_read(reply, "s", &name);
+                if (r < 0)
+                        return r;
+                if (streq(name, "ActiveState"))
+                        r = sd_bus_message_read(reply, "v", "s", &active);
+                else if (streq(name, "SubState"))
+                        r = sd_bus_message_read(reply, "v", "s", &sub);
+                else
+                        r = sd_bus_message_skip(reply, "v");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        if (!active || !sub)
+                return -EBADMSG;
+        *ret_active = active;
+        *ret_sub = sub;
         return 0;
 }

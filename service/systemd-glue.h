@@ -37,3 +37,9 @@ char *systemd_unit_path(const char *unit);
 int systemd_list_guest_units(Manager *m, char ***ret);
 /* MainPID of a unit, 0 if none (synchronous, at start-up only). */
 int systemd_get_unit_main_pid(Manager *m, const char *unit, uint32_t *ret);
+
+/* GetAll of the unit's org.freedesktop.systemd1.Unit properties (async), and reading ActiveState
+ * and SubState from the reply (strings valid as long as the reply). */
+int systemd_get_unit_state(Manager *m, const char *unit, sd_bus_message_handler_t callback,
+                           void *userdata, sd_bus_slot **ret_slot);
+int systemd_read_unit_state(sd_bus_message *reply, const char **ret_active, const char **ret_sub);

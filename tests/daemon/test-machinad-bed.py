@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dbus  # noqa: E402
 import json  # noqa: E402
 from bedfixture import Failure, MachinadBed, check, guest_definition, pump_until  # noqa: E402
+from e2e import pump  # noqa: E402
 
 def busctl_as(bed, uid, *args, interactive=False):
     cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "busctl",
@@ -281,7 +282,121 @@ def case_create(b):
                "failed transient removed")
 
 
+def restart_daemon(b, clear_boot_state=False):
+    """Stop machinad (guests stay), optionally forget that this boot was handled (a fresh boot:
+    the runtime dir is a tmpfs in production), and bus-activate a new one."""
+    old = b.daemon_pid()
+    os.kill(old, signal.SIGTERM)
+    pump_until(lambda: not b.conn.name_has_owner("org.machina"), 10, "org.machina released")
+    if clear_boot_state:
+        os.unlink(os.path.join(b.runtime_dir, ".autostart"))
+    b.manager().ListMachines()      # activates the new daemon
+    check(b.daemon_pid() != old, "a new machinad answered")
+
+
+def state_of(b, name):
+    return {str(n): str(s) for n, _, s, _ in b.manager().ListMachines()}[name]
+
+
+def starting_ts(b, path):
+    """StateChangeTimestamp of the first State=starting signalled for path."""
+    for c in b.changes(path):
+        if c.get("State") == "starting":
+            return int(c["StateChangeTimestamp"])
+    return None
+
+
+def case_autostart(b):
+    """yes (with boot-delay) and oneshot guests start on the first activation of the boot, no
+    guest does not; a daemon restart starts nothing; a fresh boot starts yes and oneshot again."""
+    t0 = time.time_ns() // 1000
+    b.manager().ListMachines()              # first activation of this "boot"
+    paths = {n: b.manager().GetMachine(n) for n in ("ayes", "aone", "ano")}
+    b.wait_state(paths["aone"], "running", timeout=60)
+    b.wait_state(paths["ayes"], "running", timeout=60)
+    delay = starting_ts(b, paths["ayes"]) - t0
+    check(delay >= 2_000_000, f"boot-delay of 2 s honoured: started after {delay} µs")
+    check(starting_ts(b, paths["aone"]) - t0 < 2_000_000, "oneshot without delay starts at once")
+    check(state_of(b, "ano") == "stopped", "autostart=no stays stopped")
+    check(os.path.exists(os.path.join(b.runtime_dir, ".autostart")), "boot recorded in the runtime dir")
+
+    for n in ("ayes", "aone"):
+        _, m = b.machine(n)
+        check(b.call_async(m.Stop)[0] == "ok", f"Stop {n}")
+        b.wait_state(paths[n], "stopped", "user", timeout=30)
+
+    # A daemon restart in the same boot starts nothing; wait past the boot-delay to be sure.
+    restart_daemon(b)
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        for n in ("ayes", "aone", "ano"):
+            check(state_of(b, n) == "stopped", f"{n} not started by a daemon restart")
+        pump(0.25)
+    # A Reload in the same boot does not start the oneshot guest either.
+    b.manager().Reload()
+    check(state_of(b, "aone") == "stopped", "oneshot not started by Reload")
+
+    # A fresh boot (empty runtime dir): yes and oneshot start again.
+    restart_daemon(b, clear_boot_state=True)
+    pump_until(lambda: state_of(b, "aone") == "running", 60, "oneshot started on a fresh boot")
+    pump_until(lambda: state_of(b, "ayes") == "running", 60, "yes started on a fresh boot")
+    check(state_of(b, "ano") == "stopped", "autostart=no stays stopped")
+    for n in ("ayes", "aone"):
+        _, m = b.machine(n)
+        check(b.call_async(m.Kill, "all", dbus.Int32(signal.SIGKILL))[0] == "ok", f"Kill {n}")
+        pump_until(lambda: state_of(b, n) == "stopped", 30, f"{n} stopped")
+
+
+def case_always(b):
+    """autostart=always: the guest powers itself off (ACPI from outside machinad), its unit
+    restarts QEMU, machinad follows (starting → running, new MainPID, console works); a
+    Shutdown through machinad keeps it down."""
+    path = b.manager().GetMachine("phoenix")   # activation autostarts it
+    b.wait_state(path, "running", timeout=60)
+    pid = int(b.props(path)["MainPID"])
+    b.wait_guest_ready("phoenix")
+    n_changes = len(b.changes(path))
+    q = b.qmp_stop("phoenix")
+    try:
+        q.execute("system_powerdown")
+    finally:
+        q.close()
+    def back():
+        later = b.changes(path)[n_changes:]
+        states = [(str(c["State"]), str(c["StateReason"])) for c in later if "State" in c]
+        return ("running", "guest-shutdown") in states and states
+    states = pump_until(back, 60, "phoenix back after Restart=")
+    check(states[0] == ("starting", "guest-shutdown"), f"transitions after power-off: {states}")
+    check(("stopped", "guest-shutdown") not in states and all(s[0] != "crashed" for s in states),
+          f"never stopped/crashed: {states}")
+    p = b.props(path)
+    check(p["State"] == "running" and int(p["MainPID"]) not in (0, pid), f"new QEMU: {p['MainPID']} vs {pid}")
+    b.wait_guest_ready("phoenix")
+    _, m = b.machine("phoenix")
+    r = b.call_async(m.Shutdown, dbus.UInt64(60_000_000), dbus.UInt64(0))
+    check(r[0] == "ok", f"Shutdown: {r}")
+    check(b.props(path)["State"] == "stopped", "stopped after Shutdown")
+    pump_until(lambda: not b.unit_exists("machina-phoenix.service"), 30, "unit gone, not restarted")
+    check(b.props(path)["State"] == "stopped", "still stopped")
+
+
+def case_limits(b):
+    """Pending polkit queries are bounded: with the limit lowered to 0 every call that needs
+    polkit gets LimitsExceeded (and nothing changes), root is not affected."""
+    path, m = b.machine("alpha")
+    r = busctl_as(b, 65534, "org.machina", path, "org.machina.Machine", "Start")
+    check(r.returncode != 0 and "Too many authorization checks" in r.stderr, f"limit: {r.stderr}")
+    check(b.props(path)["State"] == "stopped", "nothing changed")
+    r = busctl_as(b, 65534, "org.machina", "/org/machina", "org.machina.Manager", "ListMachines")
+    check(r.returncode == 0, f"reading is free: {r.stderr}")
+
+
 CASES = {
+    "limits": (case_limits, ["alpha"], {"MACHINA_POLKIT_QUERIES_MAX": "0"}),
+    "autostart": (case_autostart, [dict(name="ayes", autostart="yes", boot_delay=2),
+                                   dict(name="aone", autostart="oneshot"),
+                                   dict(name="ano", autostart="no")]),
+    "always": (case_always, [dict(name="phoenix", autostart="always")]),
     "create": (case_create, ["alpha"]),
     "console": (case_console, ["alpha"]),
     "lifecycle": (case_lifecycle, ["alpha"]),
@@ -298,13 +413,14 @@ def main():
         print("SKIP: needs root", flush=True)
         sys.exit(77)
     case = sys.argv[1]
-    fn, names = CASES[case]
+    fn, names, *env = CASES[case]
     b = None
     failed = True
     try:
-        defs = [dict(name=n, variant="ignore" if n == "deaf" else "acpi",
+        defs = [n if isinstance(n, dict) else
+                dict(name=n, variant="ignore" if n == "deaf" else "acpi",
                      owner=65534 if n == "owned" else None) for n in names]
-        b = MachinadBed(defs)
+        b = MachinadBed(defs, env=env[0] if env else None)
         fn(b)
         b.check_daemon_exit()
         failed = False

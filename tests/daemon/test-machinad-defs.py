@@ -220,6 +220,31 @@ class MachinadDefinitions(unittest.TestCase):
         self.assert_nothing_changed(before)
 
 
+class MachinadLimits(unittest.TestCase):
+    def test_machine_limit(self):
+        d = os.path.join(DATA, "machine.conf.d")
+        n = len([f for f in os.listdir(d) if f.endswith(".conf.json")])
+        os.environ["MACHINA_MACHINES_MAX"] = str(n + 1)
+        try:
+            fx = Fixture(config_src=DATA)
+            self.addCleanup(fx.close)
+            fx.start_machinad()
+        finally:
+            del os.environ["MACHINA_MACHINES_MAX"]
+        mgr = fx.manager()
+        mgr.DefineMachine(json.dumps(MINIMAL), dbus.UInt64(0))
+        other = dict(MINIMAL, name="tiny2", id="5b0f8a3c-1d2e-4f60-8a7b-9c0d1e2f3a4b")
+        name, msg = call_error(mgr.DefineMachine, json.dumps(other), dbus.UInt64(0))
+        self.assertEqual(name, "org.machina.Error.LimitsExceeded")
+        self.assertIn(str(n + 1), msg)
+        self.assertFalse(os.path.exists(os.path.join(fx.config_dir, "machine.conf.d", "tiny2.conf.json")))
+        name, _ = call_error(mgr.CreateMachine, json.dumps(other), dbus.UInt64(0))
+        self.assertEqual(name, "org.machina.Error.LimitsExceeded")
+        # Replacing an existing guest needs no room.
+        mgr.DefineMachine(json.dumps(dict(MINIMAL, attrs={"cpu": {"count": 1}})), dbus.UInt64(1))
+        self.assertEqual(len(mgr.ListMachines()), n + 1)
+
+
 class MachinadIdle(unittest.TestCase):
     def test_idle_exit(self):
         fx = Fixture(config_src=DATA, idle_timeout=1)
