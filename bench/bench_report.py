@@ -63,11 +63,14 @@ COMPARISONS = [
      lambda r: r <= 1.15),
     ("start (in-process Start) / bare StartTransientUnit", "machina.start.bus", "floor.stu_qmp", "≤ 1.15×",
      lambda r: r <= 1.15),
+    ("start (in-process Start) / StartTransientUnit with the same sandboxing", "machina.start.bus",
+     "floor.stu_qmp_sandboxed", "", None),
     ("start (machinactl) / virsh start", "machina.start.cli", "libvirt.start", "≤ 0.33×", lambda r: r <= 1 / 3),
     ("hard stop / StopUnit", "machina.hardstop.bus", "floor.stopunit", "≤ 1.2×", lambda r: r <= 1.2),
     ("hard stop (busctl process) / virsh destroy", "machina.hardstop.cli", "libvirt.destroy", "", None),
     ("shutdown (booting guest) / virsh shutdown", "machina.shutdown.bus", "libvirt.shutdown", "", None),
     ("N at once / bare floor", "machina.batch.start", "floor.batch.start", "≤ 1.1×", lambda r: r <= 1.1),
+    ("N at once / floor with the same sandboxing", "machina.batch.start", "floor.batch.start_sandboxed", "", None),
     ("list (machinactl, max N) / busctl spawn", "machina.list.cli.max", "floor.busctl", "", None),
     ("list (machinactl, max N) / virsh list --all", "machina.list.cli.max", "libvirt.list.max", "", None),
     ("define (machinactl/busctl) / virsh define", "machina.define.cli", "libvirt.define", "", None),
@@ -110,11 +113,33 @@ def markdown(res, facts):
             continue
         out.append(f"| `{key}` | {fmt(v, res.figures[key]['unit'])} {res.figures[key]['unit']} | {target} | "
                    f"{'yes' if ok(v) else '**no**'} |")
+    growth = growth_lines(res)
+    if growth:
+        out += ["", "## Growth with N (medians; t(N) − t(0))", "",
+                "| series | N₁ → N₂ | per added guest | exponent (1 = linear) |", "|---|---|---|---|"] + growth
     if res.notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in res.notes]
     out += ["", "## Machine", "", "```"] + [f"{k}: {v}" for k, v in facts.items()] + ["```", "",
             "## Commands", "", "```"] + res.commands + ["```", ""]
     return "\n".join(out)
+
+
+def growth_lines(res):
+    """How each list-like figure grows: the cost per added guest between the two largest N, and
+    log(Δt₂/Δt₁)/log(N₂/N₁) over t(N) − t(0) (≈1 linear, ≈2 quadratic)."""
+    import math
+    lines = []
+    for prefix in ("machina.list.cli.", "machina.list.bus.", "machina.gmo.bus.", "libvirt.list."):
+        pts = sorted((int(k[len(prefix):]), f["median"]) for k, f in res.figures.items()
+                     if k.startswith(prefix) and k[len(prefix):].isdigit())
+        if len(pts) < 3 or pts[0][0] != 0:
+            continue
+        (_, t0), (n1, t1), (n2, t2) = pts[0], pts[-2], pts[-1]
+        per = (t2 - t1) / (n2 - n1) * 1000.0
+        d1, d2 = t1 - t0, t2 - t0
+        exp = f"{math.log(d2 / d1) / math.log(n2 / n1):.2f}" if d1 > 0 and d2 > 0 else "n/a (within noise)"
+        lines.append(f"| {prefix.rstrip('.')} | {n1} → {n2} | {per:.1f} µs | {exp} |")
+    return lines
 
 
 def first_line(argv):
@@ -164,7 +189,7 @@ def plot(outdir, res):
     """Two panels with gnuplot: start latency samples per method, and list time against N."""
     if not shutil.which("gnuplot"):
         return None
-    starts = [k for k in ("floor.qemu_exec", "floor.stu_qmp", "machina.start.bus", "machina.start.cli",
+    starts = [k for k in ("floor.qemu_exec", "floor.stu_qmp", "floor.stu_qmp_sandboxed", "machina.start.bus", "machina.start.cli",
                           "libvirt.start") if k in res.figures]
     with open(os.path.join(outdir, "start.dat"), "w") as f:
         for i, k in enumerate(starts):
