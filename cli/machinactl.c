@@ -27,6 +27,7 @@ static const Verb verbs[] = {
         { "pause",    verb_pause    },
         { "resume",   verb_resume   },
         { "kill",     verb_kill     },
+        { "console",  verb_console  },
         { "define",   verb_define   },
         { "undefine", verb_undefine },
         { "reload",   verb_reload   },
@@ -54,7 +55,8 @@ static int help(void) {
                "  reboot NAME...           Reset machines\n"
                "  pause NAME...            Pause machines\n"
                "  resume NAME...           Resume paused machines\n"
-               "  kill NAME...             Send a signal to QEMU (-s SIG, --kill-whom=)\n\n"
+               "  kill NAME...             Send a signal to QEMU (-s SIG, --kill-whom=)\n"
+               "  console NAME             Attach to the serial console (^]^]^] leaves)\n\n"
                "Definition commands (through machinad):\n"
                "  define FILE...|-         Define machines from JSON files (--force: replace)\n"
                "  undefine NAME...         Remove definitions (never disk images)\n"

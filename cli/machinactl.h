@@ -58,6 +58,9 @@ int verb_pause(const CtlOptions *o, char **names);
 int verb_resume(const CtlOptions *o, char **names);
 int verb_kill(const CtlOptions *o, char **names);
 
+/* console.c */
+int verb_console(const CtlOptions *o, char **names);
+
 /* define.c */
 int verb_define(const CtlOptions *o, char **files);
 int verb_undefine(const CtlOptions *o, char **names);

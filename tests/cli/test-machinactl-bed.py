@@ -200,7 +200,63 @@ def case_polkit(b):
     check([r[0] for r in rows] == ["alpha", "beta"], "still defined")
 
 
+def case_console(b):
+    """console on a terminal (a pty): the guest echoes what is typed, ^]^]^] leaves with 0;
+    a stranger without rights is refused naming the console action."""
+    import pty
+    import select
+    c = Ctl(b)
+    c.run("start", "alpha")
+    pid, master = pty.fork()
+    if pid == 0:
+        os.execve(MACHINACTL, [MACHINACTL, "console", "alpha"], c.env)
+    out = b""
+    try:
+        deadline = time.monotonic() + 120
+        next_ping = 0
+        while b"echo: ping" not in out:
+            if time.monotonic() > deadline:
+                raise Failure(f"no echo through machinactl console: {out[-800:]!r}")
+            if time.monotonic() >= next_ping:
+                os.write(master, b"ping\r")    # lost while the guest boots: repeat
+                next_ping = time.monotonic() + 0.5
+            r, _, _ = select.select([master], [], [], 0.2)
+            if r:
+                try:
+                    out += os.read(master, 4096)
+                except OSError:
+                    raise Failure(f"console ended early: {out[-800:]!r}")
+        check(b"Connected to the console of alpha" in out, f"banner: {out[:300]!r}")
+        os.write(master, b"\x1d\x1d\x1d")
+        deadline = time.monotonic() + 10
+        while True:
+            wpid, status = os.waitpid(pid, os.WNOHANG)
+            if wpid:
+                break
+            if time.monotonic() > deadline:
+                raise Failure("machinactl console did not leave on ^]^]^]")
+            r, _, _ = select.select([master], [], [], 0.2)
+            if r:
+                try:
+                    os.read(master, 4096)
+                except OSError:
+                    pass
+        pid = 0
+        check(os.waitstatus_to_exitcode(status) == 0, f"console exit status {status}")
+    finally:
+        if pid:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(master)
+    check(c.prop("alpha", "State") == "running", "the guest runs on after the console is left")
+    p = c.run("console", "alpha", "--no-ask-password", uid=NOBODY, rc=1)
+    check("org.machina.machine.console" in p.stderr or "nteractive" in p.stderr, f"refusal: {p.stderr!r}")
+    c.run("kill", "-s", "KILL", "alpha")
+    c.wait_prop("alpha", "State", "stopped")
+
+
 CASES = {
+    "console": case_console,
     "list": case_list,
     "lifecycle": case_lifecycle,
     "define": case_define,
