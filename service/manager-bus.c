@@ -183,8 +183,15 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(message, NULL);
 }
 
-/* StartMachine(s) & co.: find the object, then the object's own method body. */
-static int lookup(Manager *m, const char *name, Machine **ret, sd_bus_error *error) {
+/* StartMachine(s) & co.: read the name (the first argument), find the object, then run the
+ * object's own method body with the remaining arguments. */
+static int read_machine(sd_bus_message *message, Manager *m, Machine **ret, sd_bus_error *error) {
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
         *ret = manager_get_machine(m, name);
         if (!*ret)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_MACHINE, "No machine %s.", name);
@@ -193,13 +200,9 @@ static int lookup(Manager *m, const char *name, Machine **ret, sd_bus_error *err
 
 static int method_start_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Machine *machine;
-        const char *name;
         int r;
 
-        r = sd_bus_message_read(message, "s", &name);
-        if (r < 0)
-                return r;
-        r = lookup(userdata, name, &machine, error);
+        r = read_machine(message, userdata, &machine, error);
         if (r < 0)
                 return r;
         return machine_bus_start(message, machine, error);
@@ -207,13 +210,9 @@ static int method_start_machine(sd_bus_message *message, void *userdata, sd_bus_
 
 static int method_stop_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Machine *machine;
-        const char *name;
         int r;
 
-        r = sd_bus_message_read(message, "s", &name);
-        if (r < 0)
-                return r;
-        r = lookup(userdata, name, &machine, error);
+        r = read_machine(message, userdata, &machine, error);
         if (r < 0)
                 return r;
         return machine_bus_stop(message, machine, error);
@@ -222,28 +221,27 @@ static int method_stop_machine(sd_bus_message *message, void *userdata, sd_bus_e
 static int method_shutdown_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         uint64_t timeout_usec;
         Machine *machine;
-        const char *name;
         int r;
 
-        r = sd_bus_message_read(message, "st", &name, &timeout_usec);
+        r = read_machine(message, userdata, &machine, error);
         if (r < 0)
                 return r;
-        r = lookup(userdata, name, &machine, error);
+        r = sd_bus_message_read(message, "t", &timeout_usec);
         if (r < 0)
                 return r;
         return machine_bus_shutdown(message, machine, timeout_usec, 0, error);
 }
 
 static int method_kill_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        const char *name, *whom;
         Machine *machine;
+        const char *whom;
         int32_t signo;
         int r;
 
-        r = sd_bus_message_read(message, "ssi", &name, &whom, &signo);
+        r = read_machine(message, userdata, &machine, error);
         if (r < 0)
                 return r;
-        r = lookup(userdata, name, &machine, error);
+        r = sd_bus_message_read(message, "si", &whom, &signo);
         if (r < 0)
                 return r;
         return machine_bus_kill(message, machine, whom, signo, error);
