@@ -331,7 +331,9 @@ int unit_properties_build(const MachineDef *m, char * const *argv, const UnitCon
             (r = add_string(&p, "Slice", "machine.slice")) < 0 ||
             (r = add_string(&p, "Type", "exec")) < 0 ||
             (r = add_strv(&p, "ExecStart", UNIT_PROPERTY_EXEC, false, strv_copy(argv))) < 0 ||
-            (r = add_strv(&p, "ExecStop", UNIT_PROPERTY_EXEC, false, TAKE_PTR(exec_stop))) < 0 ||
+            /* "-": how QEMU was stopped never decides the unit's result (and so Restart=): QEMU's
+             * own exit status does. */
+            (r = add_strv(&p, "ExecStop", UNIT_PROPERTY_EXEC, true, TAKE_PTR(exec_stop))) < 0 ||
             (r = add_number(&p, "TimeoutStopUSec", UNIT_PROPERTY_UINT64,
                             machine_def_stop_timeout_usec(m) + UNIT_STOP_GRACE_USEC)) < 0 ||
             (r = add_string(&p, "KillMode", "mixed")) < 0 ||
@@ -434,7 +436,7 @@ static void render_one(FILE *f, const UnitProperty *u) {
                 break;
         case UNIT_PROPERTY_STRV:
         case UNIT_PROPERTY_EXEC:
-                fprintf(f, "%s=", n);
+                fprintf(f, "%s=%s", n, u->type == UNIT_PROPERTY_EXEC && u->b ? "-" : "");
                 render_words(f, u->strv, u->type == UNIT_PROPERTY_EXEC);
                 break;
         case UNIT_PROPERTY_BOOL_STRV:

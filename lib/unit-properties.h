@@ -14,7 +14,7 @@ typedef enum UnitPropertyType {
         UNIT_PROPERTY_BOOL,     /* "b" */
         UNIT_PROPERTY_UINT64,   /* "t" (USec values too) */
         UNIT_PROPERTY_STRV,     /* "as" */
-        UNIT_PROPERTY_EXEC,     /* "a(sasb)": one command, ignore_failure = false */
+        UNIT_PROPERTY_EXEC,     /* "a(sasb)": one command, b = ignore_failure ("-") */
         UNIT_PROPERTY_DEVICE_ALLOW, /* "a(ss)": device node, permissions */
         UNIT_PROPERTY_UINT32,   /* "u": value in t (UMask) */
         UNIT_PROPERTY_INT32,    /* "i": value in t, as int32_t (SystemCallErrorNumber) */

@@ -210,7 +210,7 @@ int bus_append_unit_properties(sd_bus_message *msg, const UnitProperties *props)
                         if (r >= 0)
                                 r = sd_bus_message_append_strv(msg, p->strv);
                         if (r >= 0)
-                                r = sd_bus_message_append(msg, "b", 0);
+                                r = sd_bus_message_append(msg, "b", p->b);
                         for (int k = 0; k < 3 && r >= 0; k++)
                                 r = sd_bus_message_close_container(msg);
                         break;
