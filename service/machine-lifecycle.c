@@ -12,24 +12,14 @@
 #include "bus-util.h"
 #include "log.h"
 #include "machine-bus.h"
-#include "machine-lifecycle.h"
+#include "machine-lifecycle-internal.h"
 #include "machined-glue.h"
 #include "manager.h"
 #include "qemu-argv.h"
-#include "qmp.h"
 #include "systemd-glue.h"
 #include "unit-properties.h"
 
-#define QMP_RETRY_USEC (20ULL * 1000ULL)
-
-static uint64_t now_monotonic_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
-}
-
-static void op_clear(Machine *machine) {
+void machine_op_clear(Machine *machine) {
         machine->op = MACHINE_OP_NONE;
         machine->op_message = sd_bus_message_unref(machine->op_message);
         machine->op_slot = sd_bus_slot_unref(machine->op_slot);
@@ -40,8 +30,7 @@ static void op_clear(Machine *machine) {
 }
 
 /* Answer the call in flight: success when error_name is NULL. */
-_printf_(3, 4)
-static void op_reply(Machine *machine, const char *error_name, const char *format, ...) {
+void machine_op_reply(Machine *machine, const char *error_name, const char *format, ...) {
         sd_bus_message *message = machine->op_message;
         int r = 0;
 
@@ -63,10 +52,10 @@ static void op_reply(Machine *machine, const char *error_name, const char *forma
                         log_warning_errno(r, "Failed to reply to %s of %s: %m",
                                           machine_operation_to_string(machine->op), machine->name);
         }
-        op_clear(machine);
+        machine_op_clear(machine);
 }
 
-static int op_begin(Machine *machine, MachineOperation op, sd_bus_message *message,
+int machine_op_begin(Machine *machine, MachineOperation op, sd_bus_message *message,
                     sd_bus_error *error) {
         if (machine->op != MACHINE_OP_NONE)
                 return sd_bus_error_setf(error, BUS_ERROR_BUSY,
@@ -130,166 +119,6 @@ static int runtime_dir_create(Machine *machine, gid_t gid) {
         return 0;
 }
 
-/* ---- QMP ---- */
-
-static void on_qmp_event(QmpClient *c, const char *event, JsonObject *data, uint64_t ts, void *userdata);
-static void on_qmp_disconnect(QmpClient *c, int error, void *userdata);
-static void on_qmp_ready(QmpClient *c, void *userdata);
-static int qmp_connect_attempt(Machine *machine);
-static int on_systemd_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
-
-static void qmp_drop(Machine *machine) {
-        if (!machine->qmp)
-                return;
-        machine->qmp = qmp_client_unref(machine->qmp);
-}
-
-static int on_qmp_retry(sd_event_source *s, uint64_t usec, void *userdata) {
-        Machine *machine = userdata;
-        int r;
-
-        r = qmp_connect_attempt(machine);
-        if (r >= 0)
-                return 0;
-        if (now_monotonic_usec() < machine->op_deadline) {
-                (void) sd_event_source_set_time_relative(s, QMP_RETRY_USEC);
-                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-                return 0;
-        }
-        log_warning_errno(r, "Giving up connecting to QMP of %s: %m", machine->name);
-        if (machine->op == MACHINE_OP_START)
-                op_reply(machine, BUS_ERROR_QMP_UNAVAILABLE,
-                         "QEMU of %s did not answer on its QMP socket: %s", machine->name,
-                         strerror(-r));
-        return 0;
-}
-
-static int qmp_connect_attempt(Machine *machine) {
-        _cleanup_free_ char *path = NULL;
-        int r;
-
-        if (!machine->runtime_dir)
-                return -ENOENT;
-        if (asprintf(&path, "%s/" RUNTIME_QMP_SOCKET, machine->runtime_dir) < 0)
-                return -ENOMEM;
-        r = qmp_client_connect(machine->manager->event, path, &machine->qmp);
-        if (r < 0)
-                return r;
-        qmp_client_set_ready_handler(machine->qmp, on_qmp_ready, machine);
-        qmp_client_set_event_handler(machine->qmp, on_qmp_event, machine);
-        qmp_client_set_disconnect_handler(machine->qmp, on_qmp_disconnect, machine);
-        return 0;
-}
-
-/* QEMU creates its socket a few ms after exec: retry until the deadline. */
-static int qmp_connect_with_retry(Machine *machine) {
-        int r;
-
-        machine->op_deadline = now_monotonic_usec() + MACHINE_QMP_CONNECT_TIMEOUT_USEC;
-        if (qmp_connect_attempt(machine) >= 0)
-                return 0;
-        machine->op_timer = sd_event_source_disable_unref(machine->op_timer);
-        r = sd_event_add_time_relative(machine->manager->event, &machine->op_timer, CLOCK_MONOTONIC,
-                                       QMP_RETRY_USEC, 1000, on_qmp_retry, machine);
-        return r;
-}
-
-static void on_query_status(QmpClient *c, int error, JsonNode *result, const QmpError *qerr,
-                            void *userdata) {
-        Machine *machine = userdata;
-        const char *status = NULL;
-
-        if (error < 0) {
-                if (machine->op == MACHINE_OP_START)
-                        op_reply(machine, BUS_ERROR_QMP_UNAVAILABLE, "query-status of %s failed: %s",
-                                 machine->name, qerr ? qerr->desc : strerror(-error));
-                return;
-        }
-        if (result && JSON_NODE_HOLDS_OBJECT(result))
-                status = json_object_get_string_member_with_default(json_node_get_object(result),
-                                                                    "status", NULL);
-        if (machine->restarting) {
-                /* Back after Restart=: keep saying why it restarted. */
-                machine->restarting = false;
-                machine->op_timer = sd_event_source_disable_unref(machine->op_timer);
-                log_info("Machine %s is back after Restart=.", machine->name);
-        }
-        if (status && (streq(status, "paused") || streq(status, "prelaunch")))
-                machine_set_state(machine, MACHINE_PAUSED, machine->reason);
-        else if (machine->state == MACHINE_STARTING && machine->op != MACHINE_OP_START)
-                machine_set_state(machine, MACHINE_RUNNING, machine->reason);
-        else if (machine->state != MACHINE_RUNNING)
-                machine_set_state(machine, MACHINE_RUNNING,
-                                  machine->reason == MACHINE_REASON_ADOPTED ? MACHINE_REASON_ADOPTED
-                                                                            : MACHINE_REASON_USER);
-        if (machine->op == MACHINE_OP_START)
-                op_reply(machine, NULL, NULL);
-}
-
-static void on_qmp_ready(QmpClient *c, void *userdata) {
-        Machine *machine = userdata;
-        int r;
-
-        r = qmp_client_execute(c, "query-status", NULL, on_query_status, machine);
-        if (r < 0 && machine->op == MACHINE_OP_START)
-                op_reply(machine, BUS_ERROR_QMP_UNAVAILABLE, "query-status of %s failed: %s",
-                         machine->name, strerror(-r));
-}
-
-static void on_qmp_event(QmpClient *c, const char *event, JsonObject *data, uint64_t ts,
-                         void *userdata) {
-        Machine *machine = userdata;
-        _cleanup_free_ char *json = NULL;
-        int r;
-
-        if (streq(event, "SHUTDOWN")) {
-                bool guest = data && json_object_get_boolean_member_with_default(data, "guest", false);
-                const char *reason = data ? json_object_get_string_member_with_default(data, "reason", "") : "";
-
-                if (machine->exit_reason == MACHINE_REASON_NONE)
-                        machine->exit_reason = guest ? MACHINE_REASON_GUEST_SHUTDOWN : MACHINE_REASON_HOST;
-                log_info("Machine %s: QEMU shutting down (%s).", machine->name, reason);
-                /* Our Shutdown of a Restart= guest: a stop through systemd keeps it down. */
-                if (machine->op == MACHINE_OP_SHUTDOWN && machine->resolved->autostart == AUTOSTART_ALWAYS) {
-                        machine->op_slot = sd_bus_slot_unref(machine->op_slot);
-                        r = systemd_stop_unit(machine->manager, machine->unit, on_systemd_call_reply,
-                                              machine, &machine->op_slot);
-                        if (r < 0)
-                                log_warning_errno(r, "Failed to stop %s after its shutdown: %m", machine->name);
-                }
-        } else if (streq(event, "STOP") && machine->state == MACHINE_RUNNING)
-                machine_set_state(machine, MACHINE_PAUSED, MACHINE_REASON_USER);
-        else if (streq(event, "RESUME") && machine->state == MACHINE_PAUSED)
-                machine_set_state(machine, MACHINE_RUNNING, MACHINE_REASON_USER);
-        else if (streq(event, "RESET")) {
-                bool guest = data && json_object_get_boolean_member_with_default(data, "guest", false);
-
-                if (guest && machine->state == MACHINE_RUNNING) {
-                        machine->reason = MACHINE_REASON_GUEST_RESET;
-                        machine->generation++;
-                        machine_bus_emit_changed(machine, "StateReason");
-                }
-        }
-
-        if (data) {
-                g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
-
-                json_node_set_object(node, data);
-                json = json_to_string(node, false);
-        }
-        r = machine_bus_emit_event(machine, event, json ?: "{}");
-        if (r < 0)
-                log_warning_errno(r, "Failed to relay %s event of %s: %m", event, machine->name);
-}
-
-static void on_qmp_disconnect(QmpClient *c, int error, void *userdata) {
-        Machine *machine = userdata;
-
-        log_debug("QMP connection of %s closed: %s", machine->name, error < 0 ? strerror(-error) : "EOF");
-        /* The unit's own signals say what happened to QEMU; the QMP client is done. */
-        qmp_drop(machine);
-}
-
 /* ---- start ---- */
 
 static int find_executable(const char *name, char **ret) {
@@ -316,10 +145,10 @@ static int find_executable(const char *name, char **ret) {
 }
 
 static void start_failed(Machine *machine, const char *error_name, const char *text) {
-        qmp_drop(machine);
+        machine_qmp_drop(machine);
         runtime_dir_remove(machine);
         machine_set_state(machine, MACHINE_STOPPED, MACHINE_REASON_USER);
-        op_reply(machine, error_name, "%s", text);
+        machine_op_reply(machine, error_name, "%s", text);
 }
 
 static int on_start_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -359,7 +188,7 @@ int machine_start(Machine *machine, sd_bus_message *message, sd_bus_error *error
         if (machine_is_active(machine))
                 return sd_bus_error_setf(error, BUS_ERROR_ALREADY_RUNNING,
                                          "Machine %s is already running.", machine->name);
-        r = op_begin(machine, MACHINE_OP_START, message, error);
+        r = machine_op_begin(machine, MACHINE_OP_START, message, error);
         if (r < 0)
                 return r;
 
@@ -370,7 +199,7 @@ int machine_start(Machine *machine, sd_bus_message *message, sd_bus_error *error
                 qemu_group = host && host->qemu_group ? host->qemu_group : qemu_user;
                 gr = getgrnam(qemu_group);
                 if (!gr || !getpwnam(qemu_user)) {
-                        op_clear(machine);
+                        machine_op_clear(machine);
                         return sd_bus_error_setf(error, BUS_ERROR_INVALID_CONFIG,
                                                  "QEMU user %s or group %s does not exist (see machina.sysusers).",
                                                  qemu_user, qemu_group);
@@ -380,7 +209,7 @@ int machine_start(Machine *machine, sd_bus_message *message, sd_bus_error *error
 
         r = find_executable(host && host->emulator ? host->emulator : "qemu-system-x86_64", &emulator);
         if (r < 0) {
-                op_clear(machine);
+                machine_op_clear(machine);
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_CONFIG,
                                          "Emulator %s not found: %s",
                                          host && host->emulator ? host->emulator : "qemu-system-x86_64",
@@ -388,13 +217,13 @@ int machine_start(Machine *machine, sd_bus_message *message, sd_bus_error *error
         }
         helper = strdup(getenv("MACHINA_QMP_STOP_PATH") ?: LIBEXECDIR "/machina-qmp-stop");
         if (!helper) {
-                op_clear(machine);
+                machine_op_clear(machine);
                 return -ENOMEM;
         }
 
         r = runtime_dir_create(machine, gid);
         if (r < 0) {
-                op_clear(machine);
+                machine_op_clear(machine);
                 return sd_bus_error_set_errnof(error, r, "Failed to prepare runtime directory of %s: %s",
                                                machine->name, strerror(-r));
         }
@@ -417,7 +246,7 @@ int machine_start(Machine *machine, sd_bus_message *message, sd_bus_error *error
                                                  &machine->op_slot);
         if (r < 0) {
                 runtime_dir_remove(machine);
-                op_clear(machine);
+                machine_op_clear(machine);
                 return sd_bus_error_set_errnof(error, r, "Failed to start %s: %s", machine->name,
                                                strerror(-r));
         }
@@ -447,7 +276,7 @@ void machine_on_job_removed(Machine *machine, const char *job, const char *resul
                         return;
                 }
                 machine->unit_started = true;
-                if (qmp_connect_with_retry(machine) < 0)
+                if (machine_qmp_connect_with_retry(machine) < 0)
                         start_failed(machine, BUS_ERROR_QMP_UNAVAILABLE, "Cannot connect to QMP.");
         }
 }
@@ -456,7 +285,7 @@ void machine_on_job_removed(Machine *machine, const char *job, const char *resul
 static void restart_follow(Machine *machine) {
         if (!machine->restarting || machine->qmp || machine->op_timer)
                 return;
-        if (qmp_connect_with_retry(machine) < 0)
+        if (machine_qmp_connect_with_retry(machine) < 0)
                 log_warning("Cannot reconnect QMP of %s after its restart.", machine->name);
 }
 
@@ -483,7 +312,7 @@ void machine_on_auto_restart(Machine *machine) {
                 reason = MACHINE_REASON_GUEST_SHUTDOWN;
         log_info("Machine %s: QEMU exited (%s); its unit restarts it.", machine->name,
                  machine_state_reason_to_string(reason));
-        qmp_drop(machine);
+        machine_qmp_drop(machine);
         machine->op_timer = sd_event_source_disable_unref(machine->op_timer);
         machine->restarting = true;
         machine->exit_reason = MACHINE_REASON_NONE;
@@ -560,30 +389,30 @@ static void unit_gone(Machine *machine) {
         machine->restarting = false;
         if (machine->op == MACHINE_OP_NONE)
                 machine->op_timer = sd_event_source_disable_unref(machine->op_timer);
-        qmp_drop(machine);
+        machine_qmp_drop(machine);
         runtime_dir_remove(machine);
         machine->job = mfree(machine->job);
         log_info("Machine %s stopped (%s).", machine->name, machine_state_reason_to_string(reason));
 
         if (machine->op == MACHINE_OP_START) {
                 machine_set_state(machine, MACHINE_STOPPED, reason);
-                op_reply(machine, BUS_ERROR_JOB_FAILED,
+                machine_op_reply(machine, BUS_ERROR_JOB_FAILED,
                          "QEMU of %s exited during start-up (unit result '%s'); see the unit's log.",
                          machine->name, strempty(machine->unit_result));
         } else {
                 machine_set_state(machine, reason == MACHINE_REASON_CRASHED ? MACHINE_CRASHED : MACHINE_STOPPED,
                                   reason);
                 if (IN_SET(machine->op, MACHINE_OP_STOP, MACHINE_OP_SHUTDOWN))
-                        op_reply(machine, NULL, NULL);
+                        machine_op_reply(machine, NULL, NULL);
                 else if (machine->op != MACHINE_OP_NONE && machine->op != MACHINE_OP_KILL)
-                        op_reply(machine, BUS_ERROR_NOT_RUNNING, "Machine %s stopped.", machine->name);
+                        machine_op_reply(machine, BUS_ERROR_NOT_RUNNING, "Machine %s stopped.", machine->name);
         }
         machine->exit_reason = MACHINE_REASON_NONE;
 }
 
 /* ---- stop, shutdown, kill ---- */
 
-static int on_systemd_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+int machine_on_systemd_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Machine *machine = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
 
@@ -593,19 +422,19 @@ static int on_systemd_call_reply(sd_bus_message *reply, void *userdata, sd_bus_e
                 if (sd_bus_error_has_name(e, "org.freedesktop.systemd1.NoSuchUnit")) {
                         machine_on_unit_gone(machine, NULL);
                         if (machine->op == MACHINE_OP_KILL)
-                                op_reply(machine, NULL, NULL);
+                                machine_op_reply(machine, NULL, NULL);
                         return 0;
                 }
-                op_reply(machine, BUS_ERROR_JOB_FAILED, "systemd: %s", e->message);
+                machine_op_reply(machine, BUS_ERROR_JOB_FAILED, "systemd: %s", e->message);
                 return 0;
         }
         /* Stop and Shutdown complete when the unit is gone; Kill when the signal was sent. */
         if (machine->op == MACHINE_OP_KILL)
-                op_reply(machine, NULL, NULL);
+                machine_op_reply(machine, NULL, NULL);
         return 0;
 }
 
-static int require_active(Machine *machine, sd_bus_error *error) {
+int machine_require_active(Machine *machine, sd_bus_error *error) {
         if (!machine_is_active(machine))
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_RUNNING,
                                          "Machine %s is not running.", machine->name);
@@ -617,7 +446,7 @@ static int stop_unit(Machine *machine, MachineStateReason reason) {
 
         machine->exit_reason = reason;
         machine->op_slot = sd_bus_slot_unref(machine->op_slot);
-        r = systemd_stop_unit(machine->manager, machine->unit, on_systemd_call_reply, machine,
+        r = systemd_stop_unit(machine->manager, machine->unit, machine_on_systemd_call_reply, machine,
                               &machine->op_slot);
         if (r < 0)
                 return r;
@@ -629,103 +458,19 @@ static int stop_unit(Machine *machine, MachineStateReason reason) {
 int machine_stop(Machine *machine, sd_bus_message *message, sd_bus_error *error) {
         int r;
 
-        r = require_active(machine, error);
+        r = machine_require_active(machine, error);
         if (r < 0)
                 return r;
-        r = op_begin(machine, MACHINE_OP_STOP, message, error);
+        r = machine_op_begin(machine, MACHINE_OP_STOP, message, error);
         if (r < 0)
                 return r;
         /* The unit's ExecStop helper does ACPI first, then systemd kills after the stop timeout;
          * a paused guest is quit at once by the helper. */
         r = stop_unit(machine, MACHINE_REASON_USER);
         if (r < 0) {
-                op_clear(machine);
+                machine_op_clear(machine);
                 return r;
         }
-        return 0;
-}
-
-static void on_powerdown_reply(QmpClient *c, int error, JsonNode *result, const QmpError *qerr,
-                               void *userdata) {
-        Machine *machine = userdata;
-
-        if (error < 0)
-                log_debug("system_powerdown of %s: %s", machine->name, qerr ? qerr->desc : strerror(-error));
-}
-
-static int send_powerdown(Machine *machine) {
-        if (!machine->qmp || !qmp_client_is_ready(machine->qmp))
-                return -ENOTCONN;
-        return qmp_client_execute(machine->qmp, "system_powerdown", NULL, on_powerdown_reply, machine);
-}
-
-static int on_powerdown_repeat(sd_event_source *s, uint64_t usec, void *userdata) {
-        Machine *machine = userdata;
-
-        (void) send_powerdown(machine);
-        (void) sd_event_source_set_time_relative(s, MACHINE_POWERDOWN_REPEAT_USEC);
-        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-        return 0;
-}
-
-static int on_shutdown_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        Machine *machine = userdata;
-        int r;
-
-        machine->repeat_timer = sd_event_source_disable_unref(machine->repeat_timer);
-        if (machine->shutdown_flags & MACHINE_SHUTDOWN_FORCE) {
-                /* Hard stop: QEMU quits on SIGTERM without asking the guest. */
-                machine->exit_reason = MACHINE_REASON_TIMEOUT_FORCED;
-                machine->op_slot = sd_bus_slot_unref(machine->op_slot);
-                r = systemd_kill_unit(machine->manager, machine->unit, "all", SIGKILL,
-                                      on_systemd_call_reply, machine, &machine->op_slot);
-                if (r < 0)
-                        op_reply(machine, BUS_ERROR_JOB_FAILED, "Failed to kill %s: %s",
-                                 machine->name, strerror(-r));
-                return 0;
-        }
-        machine_set_state(machine, MACHINE_RUNNING, MACHINE_REASON_USER);
-        op_reply(machine, BUS_ERROR_TIMEOUT, "Machine %s did not shut down in time.", machine->name);
-        return 0;
-}
-
-int machine_shutdown(Machine *machine, uint64_t timeout_usec, uint64_t flags,
-                     sd_bus_message *message, sd_bus_error *error) {
-        int r;
-
-        if (flags & ~MACHINE_SHUTDOWN_FORCE)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown flags 0x%" PRIx64 ".",
-                                         flags & ~MACHINE_SHUTDOWN_FORCE);
-        r = require_active(machine, error);
-        if (r < 0)
-                return r;
-        if (machine->state == MACHINE_PAUSED)
-                return sd_bus_error_setf(error, BUS_ERROR_BUSY,
-                                         "Machine %s is paused and cannot react to ACPI; resume or stop it.",
-                                         machine->name);
-        r = op_begin(machine, MACHINE_OP_SHUTDOWN, message, error);
-        if (r < 0)
-                return r;
-        r = send_powerdown(machine);
-        if (r < 0) {
-                op_clear(machine);
-                return sd_bus_error_setf(error, BUS_ERROR_QMP_UNAVAILABLE,
-                                         "QMP of %s is not connected.", machine->name);
-        }
-        machine->shutdown_flags = flags;
-        if (timeout_usec == 0)
-                timeout_usec = machine_def_stop_timeout_usec(machine->resolved);
-        r = sd_event_add_time_relative(machine->manager->event, &machine->op_timer, CLOCK_MONOTONIC,
-                                       timeout_usec, 1000, on_shutdown_timeout, machine);
-        if (r >= 0)
-                r = sd_event_add_time_relative(machine->manager->event, &machine->repeat_timer,
-                                               CLOCK_MONOTONIC, MACHINE_POWERDOWN_REPEAT_USEC, 1000,
-                                               on_powerdown_repeat, machine);
-        if (r < 0) {
-                op_clear(machine);
-                return r;
-        }
-        machine_set_state(machine, MACHINE_STOPPING, MACHINE_REASON_USER);
         return 0;
 }
 
@@ -738,74 +483,20 @@ int machine_kill(Machine *machine, const char *whom, int signo, sd_bus_message *
                                          "Invalid whom '%s': expected 'main' or 'all'.", whom);
         if (signo <= 0 || signo >= _NSIG)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid signal %d.", signo);
-        r = require_active(machine, error);
+        r = machine_require_active(machine, error);
         if (r < 0)
                 return r;
-        r = op_begin(machine, MACHINE_OP_KILL, message, error);
+        r = machine_op_begin(machine, MACHINE_OP_KILL, message, error);
         if (r < 0)
                 return r;
         machine->exit_reason = MACHINE_REASON_KILLED;
-        r = systemd_kill_unit(machine->manager, machine->unit, whom, signo, on_systemd_call_reply,
+        r = systemd_kill_unit(machine->manager, machine->unit, whom, signo, machine_on_systemd_call_reply,
                               machine, &machine->op_slot);
         if (r < 0) {
-                op_clear(machine);
+                machine_op_clear(machine);
                 return r;
         }
         return 0;
-}
-
-/* ---- reboot, pause, resume: one QMP command each ---- */
-
-static void on_simple_qmp_reply(QmpClient *c, int error, JsonNode *result, const QmpError *qerr,
-                                void *userdata) {
-        Machine *machine = userdata;
-        MachineOperation op = machine->op;
-
-        if (error < 0) {
-                op_reply(machine, BUS_ERROR_QMP_UNAVAILABLE, "%s of %s failed: %s",
-                         machine_operation_to_string(op), machine->name,
-                         qerr ? qerr->desc : strerror(-error));
-                return;
-        }
-        /* The STOP/RESUME events usually arrived already; the reply is authoritative too. */
-        if (op == MACHINE_OP_PAUSE && machine->state == MACHINE_RUNNING)
-                machine_set_state(machine, MACHINE_PAUSED, MACHINE_REASON_USER);
-        else if (op == MACHINE_OP_RESUME && machine->state == MACHINE_PAUSED)
-                machine_set_state(machine, MACHINE_RUNNING, MACHINE_REASON_USER);
-        op_reply(machine, NULL, NULL);
-}
-
-static int qmp_operation(Machine *machine, MachineOperation op, const char *command,
-                         sd_bus_message *message, sd_bus_error *error) {
-        int r;
-
-        r = require_active(machine, error);
-        if (r < 0)
-                return r;
-        if (!machine->qmp || !qmp_client_is_ready(machine->qmp))
-                return sd_bus_error_setf(error, BUS_ERROR_QMP_UNAVAILABLE,
-                                         "QMP of %s is not connected.", machine->name);
-        r = op_begin(machine, op, message, error);
-        if (r < 0)
-                return r;
-        r = qmp_client_execute(machine->qmp, command, NULL, on_simple_qmp_reply, machine);
-        if (r < 0) {
-                op_clear(machine);
-                return r;
-        }
-        return 0;
-}
-
-int machine_reboot(Machine *machine, sd_bus_message *message, sd_bus_error *error) {
-        return qmp_operation(machine, MACHINE_OP_REBOOT, "system_reset", message, error);
-}
-
-int machine_pause(Machine *machine, sd_bus_message *message, sd_bus_error *error) {
-        return qmp_operation(machine, MACHINE_OP_PAUSE, "stop", message, error);
-}
-
-int machine_resume(Machine *machine, sd_bus_message *message, sd_bus_error *error) {
-        return qmp_operation(machine, MACHINE_OP_RESUME, "cont", message, error);
 }
 
 /* ---- adoption, teardown ---- */
@@ -822,7 +513,7 @@ int machine_adopt(Machine *machine, uint32_t main_pid) {
         machine->main_pid = main_pid;
         machine->unit_started = true;
         machine_set_state(machine, MACHINE_RUNNING, MACHINE_REASON_ADOPTED);
-        r = qmp_connect_attempt(machine);
+        r = machine_qmp_connect(machine);
         if (r < 0)
                 log_warning_errno(r, "Adopted machine %s, but its QMP socket does not answer: %m",
                                   machine->name);
@@ -831,9 +522,9 @@ int machine_adopt(Machine *machine, uint32_t main_pid) {
 
 void machine_lifecycle_done(Machine *machine) {
         if (machine->op != MACHINE_OP_NONE)
-                op_reply(machine, BUS_ERROR_NO_SUCH_MACHINE, "Machine %s went away.", machine->name);
-        op_clear(machine);
-        qmp_drop(machine);
+                machine_op_reply(machine, BUS_ERROR_NO_SUCH_MACHINE, "Machine %s went away.", machine->name);
+        machine_op_clear(machine);
+        machine_qmp_drop(machine);
         sd_bus_slot_unref(machine->state_slot);
         free(machine->runtime_dir);
         free(machine->job);
