@@ -26,6 +26,8 @@ import testbed  # noqa: E402
 from e2e import Failure, check, pump_until  # noqa: E402,F401
 
 QEMU_USER = "machina-qemu"
+MACHINED = "/lib/systemd/systemd-machined"
+MACHINED_POLICY = "/usr/share/dbus-1/system.d/org.freedesktop.machine1.conf"
 BED_PARENT = "/var/lib/machina-tests"
 MACHINE_IFACE = "org.machina.Machine"
 
@@ -60,7 +62,7 @@ def guest_definition(guest_dir, name, variant="acpi", owner=None, autostart=None
 
 
 class MachinadBed:
-    def __init__(self, definitions=(), idle_timeout=0, env=None):
+    def __init__(self, definitions=(), idle_timeout=0, env=None, machined=False):
         ensure_qemu_user()
         # Guests run with PrivateTmp= and ProtectHome=: keep everything they must reach out of
         # /tmp and /home (/root). Not under /run either: on the bed /run is a plain directory
@@ -93,13 +95,30 @@ class MachinadBed:
                     f"{self.machinad} --config-dir={self.config_dir} "
                     f"--runtime-dir={self.runtime_dir} --idle-timeout={idle_timeout}\n"
                     "User=root\n")
-        self.bed = testbed.TestBed(activation_files=[act])
+        policy = [os.path.join(SRCDIR, "dbus", "org.machina.conf")]
+        if machined:
+            policy.append(MACHINED_POLICY)
+        self.bed = testbed.TestBed(activation_files=[act], bus_policy_files=policy)
         self.bed.up()
         self.conn = dbus.bus.BusConnection(self.bed.address)
         self.signals = []
         self.conn.add_signal_receiver(self._on_signal, path_keyword="path", member_keyword="member",
                                       interface_keyword="interface", sender_keyword="sender")
         self.consoles = []
+
+    def start_machined(self):
+        """The real systemd-machined on the bed's bus (needs MachinadBed(machined=True)). It finds
+        a machine's unit from the leader's cgroup path relative to the cgroup root; it runs in a
+        cgroup namespace rooted at the bed's manager cgroup, so guests' paths read like on a
+        host (/machine.slice/machina-NAME.service); its /run/systemd is a private tmpfs."""
+        script = ('set -e; mount -t tmpfs -o mode=0755 tmpfs /run/systemd; '
+                  'exec env -i PATH=/usr/bin:/bin DBUS_SYSTEM_BUS_ADDRESS="$1" "$0"')
+        self.bed._spawn("machined", ["unshare", "--mount", "--propagation", "private", "--cgroup",
+                                     "sh", "-c", script, MACHINED, self.bed.address],
+                        "manager", "machined.log")
+        pump_until(lambda: self.conn.name_has_owner("org.freedesktop.machine1"), 30,
+                   "systemd-machined on the bed's bus")
+        return self.conn.get_object("org.freedesktop.machine1", "/org/freedesktop/machine1")
 
     def write_definition(self, d):
         with open(os.path.join(self.config_dir, "machine.conf.d", d["name"] + ".conf.json"), "w") as f:

@@ -17,7 +17,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dbus  # noqa: E402
 import json  # noqa: E402
-from bedfixture import Failure, MachinadBed, check, guest_definition, pump_until  # noqa: E402
+from bedfixture import MACHINED, Failure, MachinadBed, check, guest_definition, pump_until  # noqa: E402
 from e2e import pump  # noqa: E402
 
 def busctl_as(bed, uid, *args, interactive=False):
@@ -391,7 +391,30 @@ def case_limits(b):
     check(r.returncode == 0, f"reading is free: {r.stderr}")
 
 
+def case_machined(b):
+    """With the real systemd-machined on the bus, a running guest is registered there (class vm,
+    service machina, leader = QEMU) and leaves it when it stops."""
+    mm = b.start_machined()
+    path, m = b.machine("alpha")
+    check(b.call_async(m.Start)[0] == "ok", "Start")
+    pid = int(b.wait_state(path, "running", timeout=60)["MainPID"])
+
+    def listed():
+        ms = mm.ListMachines(dbus_interface="org.freedesktop.machine1.Manager")
+        return [tuple(str(x) for x in e[:3]) for e in ms if str(e[0]) == "alpha"]
+    check(pump_until(listed, 30, "alpha in machined's ListMachines") == [("alpha", "vm", "machina")],
+          f"machined lists {listed()}")
+    mp = b.conn.get_object("org.freedesktop.machine1",
+                           mm.GetMachine("alpha", dbus_interface="org.freedesktop.machine1.Manager"))
+    props = mp.GetAll("org.freedesktop.machine1.Machine", dbus_interface=dbus.PROPERTIES_IFACE)
+    check(int(props["Leader"]) == pid, f"leader {props['Leader']} is QEMU {pid}")
+    check(str(props["Unit"]) == "machina-alpha.service", f"unit {props['Unit']}")
+    check(b.call_async(m.Stop)[0] == "ok", "Stop")
+    pump_until(lambda: not listed(), 30, "alpha gone from machined")
+
+
 CASES = {
+    "machined": (case_machined, ["alpha"], None, dict(machined=True)),
     "limits": (case_limits, ["alpha"], {"MACHINA_POLKIT_QUERIES_MAX": "0"}),
     "autostart": (case_autostart, [dict(name="ayes", autostart="yes", boot_delay=2),
                                    dict(name="aone", autostart="oneshot"),
@@ -414,13 +437,16 @@ def main():
         sys.exit(77)
     case = sys.argv[1]
     fn, names, *env = CASES[case]
+    if case == "machined" and not os.access(MACHINED, os.X_OK):
+        print(f"SKIP: {MACHINED} is not installed (Debian package systemd-container)", flush=True)
+        sys.exit(77)
     b = None
     failed = True
     try:
         defs = [n if isinstance(n, dict) else
                 dict(name=n, variant="ignore" if n == "deaf" else "acpi",
                      owner=65534 if n == "owned" else None) for n in names]
-        b = MachinadBed(defs, env=env[0] if env else None)
+        b = MachinadBed(defs, env=env[0] if env else None, **(env[1] if len(env) > 1 else {}))
         fn(b)
         b.check_daemon_exit()
         failed = False
