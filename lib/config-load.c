@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "config-internal.h"
@@ -390,6 +392,10 @@ int config_write_atomic(const char *dir, const char *name, const char *data, siz
                 r = -errno;
                 goto fail;
         }
+        /* Fault injection for tests (test-machinad-defs.py): die where a crash would hurt most,
+         * with the new content complete beside the old file. */
+        if (secure_getenv("MACHINA_TEST_CRASH_BEFORE_RENAME"))
+                (void) raise(SIGKILL);
         if (rename(tmp, final) < 0) {
                 r = -errno;
                 goto fail;
@@ -401,4 +407,25 @@ int config_write_atomic(const char *dir, const char *name, const char *data, siz
 fail:
         (void) unlink(tmp);
         return r;
+}
+
+int config_remove_stale_temporaries(const char *dir) {
+        _cleanup_close_ int dfd = -EBADF;
+        DIR *d;
+        struct dirent *de;
+        int n = 0;
+
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        d = fdopendir(TAKE_FD(dfd));
+        if (!d)
+                return -errno;
+        while ((de = readdir(d)))
+                /* Only the names config_write_atomic() makes: ".#NAME.conf.json.XXXXXX". */
+                if (strncmp(de->d_name, ".#", 2) == 0 && strstr(de->d_name, MACHINE_CONF_SUFFIX ".") &&
+                    unlinkat(dirfd(d), de->d_name, 0) >= 0)
+                        n++;
+        closedir(d);
+        return n;
 }

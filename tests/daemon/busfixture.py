@@ -78,8 +78,8 @@ class Fixture:
                 return None
             raise
 
-    def start_machinad(self, *extra):
-        env = dict(os.environ)
+    def start_machinad(self, *extra, env_extra=None):
+        env = dict(os.environ, **(env_extra or {}))
         env["DBUS_SESSION_BUS_ADDRESS"] = self.address
         env.pop("DBUS_STARTER_ADDRESS", None)
         log = open(self.daemon_log_path, "a")

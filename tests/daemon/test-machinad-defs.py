@@ -141,6 +141,35 @@ class MachinadDefinitions(unittest.TestCase):
         name, _ = call_error(self.mgr.UndefineMachine, "tiny", dbus.UInt64(0))
         self.assertEqual(name, "org.machina.Error.NoSuchMachine")
 
+    def test_crash_before_rename_keeps_old_definition(self):
+        """Fault injection (a real crash cannot be timed): machinad SIGKILLs itself after the
+        new content is complete in its temporary file, before the rename. The old definition
+        stays intact and is what a restarted daemon serves; the temporary file is cleaned."""
+        d = os.path.join(self.fx.config_dir, "machine.conf.d")
+        f = os.path.join(d, "tiny.conf.json")
+        self.mgr.DefineMachine(json.dumps(MINIMAL), dbus.UInt64(0))
+        with open(f, "rb") as fh:
+            old = fh.read()
+        self.fx.machinad.send_signal(signal.SIGTERM)
+        self.fx.machinad.wait(10)
+        self.fx.start_machinad(env_extra={"MACHINA_TEST_CRASH_BEFORE_RENAME": "1"})
+        changed = dict(MINIMAL, attrs={"cpu": {"count": 3}})
+        name, _ = call_error(self.fx.manager().DefineMachine, json.dumps(changed), dbus.UInt64(1))
+        self.assertIn(name, ("org.freedesktop.DBus.Error.NoReply", "org.freedesktop.DBus.Error.ServiceUnknown",
+                             "org.freedesktop.DBus.Error.Disconnected"))
+        self.assertEqual(self.fx.machinad.wait(10), -signal.SIGKILL)
+        with open(f, "rb") as fh:
+            self.assertEqual(fh.read(), old)
+        temps = [n for n in os.listdir(d) if n.startswith(".#tiny.conf.json.")]
+        self.assertEqual(len(temps), 1, os.listdir(d))   # the crash really came after the write
+        with open(os.path.join(d, temps[0])) as fh:
+            self.assertEqual(json.load(fh)["attrs"]["cpu"]["count"], 3)
+
+        self.fx.start_machinad()
+        mgr = self.fx.manager()
+        self.assertEqual(self.fx.machine_props(mgr.GetMachine("tiny"))["CPUs"], 2)
+        self.assertFalse([n for n in os.listdir(d) if n.startswith(".#")])
+
     def assert_nothing_changed(self, before):
         self.assertEqual(sorted(os.listdir(os.path.join(self.fx.config_dir, "machine.conf.d"))), before)
         self.assertEqual(sorted(str(n) for n, _, _, _ in self.mgr.ListMachines()), self.examples())
