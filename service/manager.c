@@ -239,7 +239,17 @@ static int load_into(Manager *m, char ***ret_report) {
 }
 
 int manager_load(Manager *m) {
+        _cleanup_free_ char *dir = NULL;
         int r;
+
+        /* Left by a write that a crash interrupted; the old definition next to it is intact. */
+        if (asprintf(&dir, "%s/" MACHINE_CONF_DIR, m->config_dir) < 0)
+                return log_oom();
+        r = config_remove_stale_temporaries(dir);
+        if (r < 0)
+                log_warning_errno(r, "Failed to clean up temporary files in %s: %m", dir);
+        else if (r > 0)
+                log_info("Removed %d temporary file(s) of interrupted writes in %s.", r, dir);
 
         r = load_into(m, NULL);
         if (r < 0)
