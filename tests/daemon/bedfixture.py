@@ -3,6 +3,7 @@
 the build tree in system mode, a config dir with the test guest's definitions, and helpers to
 follow a machine's properties through PropertiesChanged and to reach its serial console."""
 
+import grp
 import json
 import os
 import pwd
@@ -42,7 +43,32 @@ def ensure_qemu_user():
                        check=True, timeout=60)
 
 
-def guest_definition(guest_dir, name, variant="acpi", owner=None, autostart=None, boot_delay=None):
+def unit_credentials():
+    """setpriv arguments that give machinad the credentials units/machinad.service (as built)
+    gives it: root, but only the capabilities of its CapabilityBoundingSet= (none), its
+    SupplementaryGroups= (the QEMU group) and NoNewPrivileges=. Every bed test then proves the
+    daemon does its job with exactly those."""
+    caps, groups, nnp = None, [], False
+    with open(os.path.join(BUILDDIR, "units", "machinad.service")) as f:
+        for line in f:
+            key, _, value = line.strip().partition("=")
+            if key == "CapabilityBoundingSet":
+                caps = value.split()
+            elif key == "SupplementaryGroups":
+                groups += value.split()
+            elif key == "NoNewPrivileges":
+                nnp = value == "yes"
+    args = ["setpriv", "--groups=" + ",".join(["0"] + [str(grp.getgrnam(g).gr_gid) for g in groups])]
+    if caps is not None:
+        keep = ",".join(["-all"] + ["+" + c.lower().removeprefix("cap_") for c in caps])
+        args += ["--inh-caps=-all", "--bounding-set=" + keep]
+    if nnp:
+        args.append("--no-new-privs")
+    return args
+
+
+def guest_definition(guest_dir, name, variant="acpi", owner=None, autostart=None, boot_delay=None,
+                     connections=None):
     # no_timer_check: under TCG on busy shared CPUs the kernel's IO-APIC timer check can fail
     # and panic ("IO-APIC + timer doesn't work"), seen on the bed; the check proves nothing here.
     cmdline = "console=ttyS0 quiet no_timer_check" + (" machina.powerbtn=ignore" if variant == "ignore" else "")
@@ -58,6 +84,8 @@ def guest_definition(guest_dir, name, variant="acpi", owner=None, autostart=None
         d["autostart"] = autostart
     if boot_delay is not None:
         d["boot-delay"] = boot_delay
+    if connections is not None:
+        d["connections"] = connections
     return d
 
 
@@ -92,7 +120,8 @@ class MachinadBed:
                     f"Exec=/usr/bin/env MACHINA_ACCEL=tcg "
                     + "".join(f"{k}={v} " for k, v in (env or {}).items()) +
                     f"MACHINA_QMP_STOP_PATH={BUILDDIR}/service/machina-qmp-stop "
-                    f"{self.machinad} --config-dir={self.config_dir} "
+                    + " ".join(unit_credentials()) +
+                    f" {self.machinad} --config-dir={self.config_dir} "
                     f"--runtime-dir={self.runtime_dir} --idle-timeout={idle_timeout}\n"
                     "User=root\n")
         policy = [os.path.join(SRCDIR, "dbus", "org.machina.conf")]

@@ -8,8 +8,10 @@ polkitd) for callers that are not root.
 Usage: test-machinad-bed.py CASE   (one meson test per case)"""
 
 import os
+import pwd
 import signal
 import socket
+import stat
 import time
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dbus  # noqa: E402
 import json  # noqa: E402
+import bedfixture  # noqa: E402
 from bedfixture import MACHINED, Failure, MachinadBed, check, guest_definition, pump_until  # noqa: E402
 from e2e import pump  # noqa: E402
 
@@ -280,6 +283,50 @@ def case_create(b):
     check(r[0] == "error", f"failing transient start: {r}")
     pump_until(lambda: sorted(str(n) for n, _, _, _ in mgr.ListMachines()) == ["alpha"], 10,
                "failed transient removed")
+    check(os.listdir(os.path.join(b.runtime_dir, ".transient")) == [], "no transient records left")
+    transient_survives_daemon(b)
+
+
+def transient_survives_daemon(b):
+    """machinad SIGKILLed while a transient guest runs (paused): the next one re-adopts it from
+    its record in the runtime dir, with its state; a record whose unit is gone is forgotten."""
+    mgr = b.manager()
+    tdir = os.path.join(b.runtime_dir, ".transient")
+    rec = os.path.join(tdir, "tr2.json")
+    r = b.call_async(mgr.CreateMachine, json.dumps(guest_definition(b.guest_dir, "tr2")), dbus.UInt64(0))
+    check(r[0] == "ok", f"CreateMachine tr2: {r}")
+    path = str(r[1])
+    st = os.stat(rec)
+    check(stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0, f"record mode {oct(st.st_mode)}")
+    check(stat.S_IMODE(os.stat(tdir).st_mode) == 0o700, "record dir is root-only")
+    with open(rec) as f:
+        check(json.load(f)["definition"]["name"] == "tr2", "record holds the definition")
+    _, m = b.machine("tr2")
+    check(b.call_async(m.Pause)[0] == "ok", "Pause tr2")
+    pid = int(b.props(path)["MainPID"])
+    ghost = os.path.join(tdir, "ghost.json")
+    with open(ghost, "w") as f:
+        json.dump({"machine-index": 7, "definition": guest_definition(b.guest_dir, "ghost")}, f)
+
+    old = b.daemon_pid()
+    os.kill(old, signal.SIGKILL)
+    pump_until(lambda: not b.conn.name_has_owner("org.machina"), 10, "org.machina released")
+    mgr = b.manager()       # a proxy follows the unique name it was made for
+    listed = sorted(str(n) for n, _, _, _ in mgr.ListMachines())    # activates a new machinad
+    check(b.daemon_pid() != old, "a new machinad answered")
+    check(listed == ["alpha", "tr2"], f"tr2 listed again, ghost not: {listed}")
+    check(not os.path.exists(ghost), "stale record removed")
+    pump_until(lambda: b.props(path)["State"] == "paused", 30, "tr2 re-adopted paused")
+    p = b.props(path)
+    check(p["StateReason"] == "adopted" and not p["Persistent"] and int(p["MainPID"]) == pid,
+          f"adopted transient: {p['StateReason']} {p['Persistent']} {p['MainPID']} (was {pid})")
+    n_signals = len(b.signals)
+    _, m = b.machine("tr2")
+    check(b.call_async(m.Stop)[0] == "ok", "Stop the adopted transient guest")
+    pump_until(lambda: any(s[1] == "MachineRemoved" and str(s[3][0]) == "tr2" for s in b.signals[n_signals:]),
+               30, "MachineRemoved tr2")
+    check(sorted(str(n) for n, _, _, _ in mgr.ListMachines()) == ["alpha"], "tr2 gone from the list")
+    check(not os.path.exists(rec), "its record is gone")
 
 
 def restart_daemon(b, clear_boot_state=False):
@@ -413,7 +460,40 @@ def case_machined(b):
     pump_until(lambda: not listed(), 30, "alpha gone from machined")
 
 
+def proc_status(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def case_sandbox(b):
+    """The guest under its hardened unit: QEMU runs as the QEMU user (as ps shows it) without
+    capabilities, with no_new_privs and a seccomp filter, and boots with user-mode networking
+    on the derived MAC."""
+    path, m = b.machine("alpha")
+    check(b.call_async(m.Start)[0] == "ok", "Start")
+    pid = int(b.wait_state(path, "running", timeout=60)["MainPID"])
+    b.wait_guest_ready("alpha")
+    user = subprocess.run(["ps", "-o", "user=", "-p", str(pid)], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    check(user == bedfixture.QEMU_USER, f"ps shows QEMU {pid} running as {user!r}")
+    st = proc_status(pid)
+    uid = pwd.getpwnam(bedfixture.QEMU_USER).pw_uid
+    check(all(int(u) == uid for u in st["Uid"].split()), f"all uids are {uid}: {st['Uid']}")
+    check(int(st["CapEff"], 16) == 0 and int(st["CapBnd"], 16) == 0, f"no capabilities: {st['CapEff']}/{st['CapBnd']}")
+    check(st["NoNewPrivs"] == "1" and st["Seccomp"] == "2", f"no_new_privs {st['NoNewPrivs']}, seccomp {st['Seccomp']}")
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv = f.read().decode().split("\0")
+    mac = json.loads(str(m.GetConfig()))["connections"][0]["mac"]
+    netdevs = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-netdev"]
+    devices = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-device"]
+    check(any(n.startswith("user,") for n in netdevs), f"user-mode netdev: {netdevs}")
+    check(any(f"mac={mac}" in d for d in devices), f"NIC with the derived MAC {mac}: {devices}")
+    check(b.call_async(m.Stop)[0] == "ok", "Stop")
+    b.wait_state(path, "stopped", timeout=30)
+
+
 CASES = {
+    "sandbox": (case_sandbox, [dict(name="alpha", connections=[{"name": "eth0", "network": "default"}])]),
     "machined": (case_machined, ["alpha"], None, dict(machined=True)),
     "limits": (case_limits, ["alpha"], {"MACHINA_POLKIT_QUERIES_MAX": "0"}),
     "autostart": (case_autostart, [dict(name="ayes", autostart="yes", boot_delay=2),
