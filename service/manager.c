@@ -9,6 +9,7 @@
 #include "machine-bus.h"
 #include "manager-bus.h"
 #include "manager.h"
+#include "manager-transient.h"
 #include "machine-lifecycle.h"
 #include "polkit.h"
 #include "systemd-glue.h"
@@ -110,6 +111,8 @@ static int add_machine(Manager *m, MachineDef *def, MachineDef *resolved, bool p
 }
 
 static void remove_machine(Manager *m, Machine *machine) {
+        if (!machine->persistent)
+                manager_transient_remove(m, machine->name);
         machine_bus_emit_removed(machine);
         g_hash_table_remove(m->machines, machine->name);
 }
@@ -297,6 +300,53 @@ Machine *manager_get_machine_by_unit(Manager *m, const char *unit) {
         return manager_get_machine(m, name);
 }
 
+/* Bring back the transient guests whose units still run; a record without its unit is stale. */
+static void restore_transient(Manager *m, char **units) {
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        r = manager_transient_list(m, &names);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to list transient machines: %m");
+                return;
+        }
+        for (char **n = names; n && *n; n++) {
+                _cleanup_(diagnostics_done) Diagnostics diag = {};
+                _cleanup_(machine_def_freep) MachineDef *def = NULL;
+                _cleanup_free_ char *unit = NULL;
+                MachineDef *resolved = NULL;
+                unsigned index;
+
+                if (asprintf(&unit, "machina-%s.service", *n) < 0) {
+                        log_oom();
+                        return;
+                }
+                if (!strv_contains(units, unit)) {
+                        log_info("Transient machine %s is gone; forgetting it.", *n);
+                        manager_transient_remove(m, *n);
+                        continue;
+                }
+                if (manager_get_machine(m, *n)) {
+                        /* Defined meanwhile: the definition names the unit from now on. */
+                        log_warning("Transient machine %s has a definition now; adopting it as that.", *n);
+                        manager_transient_remove(m, *n);
+                        continue;
+                }
+                r = manager_transient_read(m, *n, &def, &index);
+                if (r >= 0)
+                        r = resolve(m, def, index, &resolved, &diag);
+                if (r >= 0)
+                        r = add_machine(m, TAKE_PTR(def), resolved, false, NULL);
+                if (r < 0) {
+                        log_diagnostics(&diag);
+                        log_warning_errno(r, "Cannot restore transient machine %s, leaving its unit alone: %m", *n);
+                        continue;
+                }
+                if (index >= m->next_index)
+                        m->next_index = index + 1;
+        }
+}
+
 int manager_adopt_running(Manager *m) {
         _cleanup_strv_free_ char **units = NULL;
         int r;
@@ -304,6 +354,7 @@ int manager_adopt_running(Manager *m) {
         r = systemd_list_guest_units(m, &units);
         if (r < 0)
                 return r;
+        restore_transient(m, units);
         for (char **u = units; u && *u; u++) {
                 Machine *machine = manager_get_machine_by_unit(m, *u);
                 uint32_t pid = 0;
@@ -430,6 +481,7 @@ bool manager_is_idle(Manager *m) {
 
 int manager_create_machine(Manager *m, const char *json, Diagnostics *diag, Machine **ret) {
         _cleanup_(machine_def_freep) MachineDef *def = NULL, *resolved = NULL;
+        _cleanup_free_ char *name = NULL;
         size_t len = strlen(json);
         int r;
 
@@ -446,9 +498,18 @@ int manager_create_machine(Manager *m, const char *json, Diagnostics *diag, Mach
         r = resolve(m, def, m->next_index, &resolved, diag);
         if (r < 0)
                 return r;
-        r = add_machine(m, TAKE_PTR(def), TAKE_PTR(resolved), false, ret);
+        /* Recorded before its unit exists, so a machinad restart never loses a running guest. */
+        r = manager_transient_save(m, def, m->next_index);
         if (r < 0)
+                return log_error_errno(r, "Failed to record transient machine %s: %m", def->name);
+        name = strdup(def->name);
+        if (!name)
+                return -ENOMEM;
+        r = add_machine(m, TAKE_PTR(def), TAKE_PTR(resolved), false, ret);
+        if (r < 0) {
+                manager_transient_remove(m, name);
                 return r;
+        }
         m->next_index++;
         log_info("Created transient machine %s.", (*ret)->name);
         return 0;
@@ -466,6 +527,7 @@ static int on_gc(sd_event_source *s, void *userdata) {
                 if (machine->persistent || machine_is_active(machine) || machine->op != MACHINE_OP_NONE)
                         continue;
                 log_info("Transient machine %s stopped; removing it.", machine->name);
+                manager_transient_remove(m, machine->name);
                 machine_bus_emit_removed(machine);
                 g_hash_table_iter_remove(&it);
         }
