@@ -274,10 +274,12 @@ static int build_sandbox(UnitProperties *p, const MachineDef *m, const UnitConte
                 }
         }
 
-        /* No namespaces at all, no capabilities, files private to the QEMU user. */
+        /* No namespaces at all, no capabilities. Files private to the QEMU user and its group: in
+         * system mode machinad reaches the QMP and console sockets QEMU creates only through
+         * that group (it runs without CAP_DAC_OVERRIDE, units/machinad.service.in). */
         if ((r = add_number(p, "RestrictNamespaces", UNIT_PROPERTY_UINT64, 0)) < 0 ||
             (r = add_number(p, "CapabilityBoundingSet", UNIT_PROPERTY_UINT64, 0)) < 0 ||
-            (r = add_number(p, "UMask", UNIT_PROPERTY_UINT32, 0077)) < 0)
+            (r = add_number(p, "UMask", UNIT_PROPERTY_UINT32, ctx->user_mode ? 0077 : 0007)) < 0)
                 return r;
         /* TCG generates code at run time: W^X would kill it. */
         r = add_bool(p, "MemoryDenyWriteExecute", false);

@@ -52,6 +52,8 @@ int manager_new(bool user_mode, const char *config_dir, const char *runtime_dir,
         m->machines = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, machine_free_void);
         m->machines_max = env_limit("MACHINA_MACHINES_MAX", MANAGER_MACHINES_MAX);
         m->polkit_queries_max = env_limit("MACHINA_POLKIT_QUERIES_MAX", MANAGER_POLKIT_QUERIES_MAX);
+        m->polkit_queries_per_machine_max = env_limit("MACHINA_POLKIT_QUERIES_PER_MACHINE_MAX",
+                                                      MANAGER_POLKIT_QUERIES_PER_MACHINE_MAX);
 
         *ret = TAKE_PTR(m);
         return 0;

@@ -12,12 +12,14 @@
 
 #define MANAGER_IDLE_TIMEOUT_DEFAULT_USEC (30ULL * 1000000ULL)
 
-/* Limits on what callers control (LimitsExceeded). Each guest runs at most one lifecycle
- * operation (Busy), a definition is at most DEF_FILE_SIZE_MAX bytes, QMP lines and queues are
- * bounded in qmp.h, console buffers in console.h. The environment variables
- * MACHINA_MACHINES_MAX and MACHINA_POLKIT_QUERIES_MAX lower these (tests). */
+/* Limits on what callers control (LimitsExceeded; docs/machinad.md lists them all). Each guest
+ * runs at most one lifecycle operation (Busy), a definition is at most DEF_FILE_SIZE_MAX bytes,
+ * QMP lines and queues are bounded in qmp.h, console buffers in console.h. Calls parked for
+ * polkit are bounded in total and per guest. The environment variables MACHINA_MACHINES_MAX,
+ * MACHINA_POLKIT_QUERIES_MAX and MACHINA_POLKIT_QUERIES_PER_MACHINE_MAX lower these (tests). */
 #define MANAGER_MACHINES_MAX 1024U
 #define MANAGER_POLKIT_QUERIES_MAX 256U
+#define MANAGER_POLKIT_QUERIES_PER_MACHINE_MAX 16U
 
 /* DefineMachine / CreateMachine flags. */
 #define MACHINA_DEFINE_REPLACE (UINT64_C(1) << 0)
@@ -38,6 +40,7 @@ struct Manager {
         sd_event_source *gc_event;      /* removes stopped transient guests, outside callbacks */
         unsigned machines_max;
         unsigned polkit_queries_max;
+        unsigned polkit_queries_per_machine_max;
 
 };
 

@@ -10,6 +10,7 @@ typedef struct PolkitQuery {
         sd_bus_message *message;        /* the parked call, ref'd */
         sd_bus_slot *slot;              /* CheckAuthorization in flight */
         char *action;
+        char *machine;                  /* the guest it is about, or NULL */
         bool done;
         bool authorized;
         bool challenge;
@@ -22,6 +23,7 @@ static PolkitQuery *polkit_query_free(PolkitQuery *q) {
         sd_bus_slot_unref(q->slot);
         sd_bus_message_unref(q->message);
         free(q->action);
+        free(q->machine);
         free(q->error_name);
         free(q);
         return NULL;
@@ -76,6 +78,18 @@ static int on_check_authorization(sd_bus_message *reply, void *userdata, sd_bus_
         return 0;
 }
 
+static unsigned queries_for_machine(Manager *m, const char *machine) {
+        GHashTableIter it;
+        gpointer value;
+        unsigned n = 0;
+
+        g_hash_table_iter_init(&it, registry(m));
+        while (g_hash_table_iter_next(&it, NULL, &value))
+                if (streq_ptr(((PolkitQuery *) value)->machine, machine))
+                        n++;
+        return n;
+}
+
 static int deny(sd_bus_error *error, const char *action) {
         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                  "Access denied: not authorized for %s.", action);
@@ -124,6 +138,11 @@ int manager_verify_polkit_async(Manager *m, sd_bus_message *message, const char 
                 return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED,
                                          "Too many authorization checks in flight (limit %u); try again later.",
                                          m->polkit_queries_max);
+        /* One guest's callers must not use up the room of all the others. */
+        if (machine && queries_for_machine(m, machine) >= m->polkit_queries_per_machine_max)
+                return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many authorization checks in flight for machine %s (limit %u); try again later.",
+                                         machine, m->polkit_queries_per_machine_max);
 
         r = sd_bus_message_new_method_call(m->bus, &call, "org.freedesktop.PolicyKit1",
                                            "/org/freedesktop/PolicyKit1/Authority",
@@ -155,7 +174,8 @@ int manager_verify_polkit_async(Manager *m, sd_bus_message *message, const char 
         q->manager = m;
         q->message = sd_bus_message_ref(message);
         q->action = strdup(action);
-        if (!q->action) {
+        q->machine = machine ? strdup(machine) : NULL;
+        if (!q->action || (machine && !q->machine)) {
                 polkit_query_free(q);
                 return -ENOMEM;
         }

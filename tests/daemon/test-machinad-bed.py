@@ -427,15 +427,79 @@ def case_always(b):
     check(b.props(path)["State"] == "stopped", "still stopped")
 
 
+# Runs as an unprivileged caller: sends its calls in order on one connection (so machinad sees
+# them in that order) and prints each outcome as a JSON line the moment it arrives.
+PARKED_CALLER = r"""
+import json, sys, dbus, dbus.mainloop.glib
+from gi.repository import GLib
+dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+bus = dbus.bus.BusConnection(sys.argv[1])
+calls = json.loads(sys.argv[2])
+left = [len(calls)]
+def done(i, outcome):
+    print(json.dumps([i] + outcome), flush=True)
+    left[0] -= 1
+    if not left[0]:
+        loop.quit()
+for i, (path, iface, method) in enumerate(calls):
+    bus.get_object("org.machina", path).get_dbus_method(method, iface)(
+        reply_handler=lambda *a, i=i: done(i, ["ok"]),
+        error_handler=lambda e, i=i: done(i, ["error", e.get_dbus_name(), e.get_dbus_message()]),
+        timeout=120)
+loop = GLib.MainLoop()
+loop.run()
+"""
+
+
 def case_limits(b):
-    """Pending polkit queries are bounded: with the limit lowered to 0 every call that needs
-    polkit gets LimitsExceeded (and nothing changes), root is not affected."""
-    path, m = b.machine("alpha")
-    r = busctl_as(b, 65534, "org.machina", path, "org.machina.Machine", "Start")
-    check(r.returncode != 0 and "Too many authorization checks" in r.stderr, f"limit: {r.stderr}")
-    check(b.props(path)["State"] == "stopped", "nothing changed")
+    """Calls parked for polkit are bounded per guest and in total (limits lowered to 1 and 2
+    here): with polkitd stopped, so checks stay in flight, a second call for one guest and a
+    third call overall get LimitsExceeded at once, naming the guest or the total; the parked
+    ones are answered when polkitd runs again; nothing changed; root is not affected."""
+    alpha, _ = b.machine("alpha")
+    beta, _ = b.machine("beta")
+    bus = b.conn.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus")
+    polkitd = int(bus.GetConnectionUnixProcessID("org.freedesktop.PolicyKit1",
+                                                 dbus_interface="org.freedesktop.DBus"))
+    calls = [(alpha, "org.machina.Machine", "Start"),       # parked: 1 for alpha, 1 in total
+             (alpha, "org.machina.Machine", "Stop"),        # alpha has its 1
+             (beta, "org.machina.Machine", "Start"),        # parked: 2 in total
+             ("/org/machina", "org.machina.Manager", "Reload")]   # the total is used up
+    os.kill(polkitd, signal.SIGSTOP)
+    try:
+        p = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                              "/usr/bin/python3", "-c", PARKED_CALLER, b.bed.address, json.dumps(calls)],
+                             stdout=subprocess.PIPE, text=True)
+        outcomes = {}
+        deadline = time.monotonic() + 30
+        while len(outcomes) < 2 and time.monotonic() < deadline:
+            line = p.stdout.readline()
+            if not line:
+                break
+            i, *o = json.loads(line)
+            outcomes[i] = o
+        check(sorted(outcomes) == [1, 3], f"refused at once, while polkit is stopped: {outcomes}")
+        check(outcomes[1][:2] == ["error", "org.machina.Error.LimitsExceeded"]
+              and "for machine alpha (limit 1)" in outcomes[1][2], f"per-guest limit: {outcomes[1]}")
+        check(outcomes[3][:2] == ["error", "org.machina.Error.LimitsExceeded"]
+              and "(limit 2)" in outcomes[3][2] and "machine" not in outcomes[3][2],
+              f"total limit: {outcomes[3]}")
+    finally:
+        os.kill(polkitd, signal.SIGCONT)
+    out, _ = p.communicate(timeout=60)
+    for line in out.splitlines():
+        i, *o = json.loads(line)
+        outcomes[i] = o
+    for i in (0, 2):
+        check(outcomes.get(i, [None])[:2] == ["error", "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"],
+              f"parked call {calls[i][2]} answered by polkit: {outcomes.get(i)}")
+    check(b.props(alpha)["State"] == "stopped" and b.props(beta)["State"] == "stopped", "nothing changed")
     r = busctl_as(b, 65534, "org.machina", "/org/machina", "org.machina.Manager", "ListMachines")
     check(r.returncode == 0, f"reading is free: {r.stderr}")
+    _, m = b.machine("alpha")
+    check(b.call_async(m.Start)[0] == "ok", "root is not limited")
+    check(b.call_async(m.Kill, "all", dbus.Int32(signal.SIGKILL))[0] == "ok", "Kill alpha")
+    b.wait_state(alpha, "stopped", "killed", timeout=30)
 
 
 def case_machined(b):
@@ -495,7 +559,8 @@ def case_sandbox(b):
 CASES = {
     "sandbox": (case_sandbox, [dict(name="alpha", connections=[{"name": "eth0", "network": "default"}])]),
     "machined": (case_machined, ["alpha"], None, dict(machined=True)),
-    "limits": (case_limits, ["alpha"], {"MACHINA_POLKIT_QUERIES_MAX": "0"}),
+    "limits": (case_limits, ["alpha", "beta"], {"MACHINA_POLKIT_QUERIES_MAX": "2",
+                                                "MACHINA_POLKIT_QUERIES_PER_MACHINE_MAX": "1"}),
     "autostart": (case_autostart, [dict(name="ayes", autostart="yes", boot_delay=2),
                                    dict(name="aone", autostart="oneshot"),
                                    dict(name="ano", autostart="no")]),

@@ -6,6 +6,10 @@
 #                               and does what it says: only root owns org.machina, all may call it
 #   test-policy.sh polkit       polkitd of a bed loads the actions with the agreed defaults, and
 #                               the bed's rules dir takes effect
+#   test-policy.sh units        machinad.service and a rendered guest unit pass systemd-analyze
+#                               verify and security --offline (thresholds 10 and 15), and agree on
+#                               the group through which machinad, holding no capability, reaches
+#                               QEMU's sockets
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
@@ -105,8 +109,41 @@ RULES
         rc=0; as_nobody sh -c 'exec pkcheck --action-id org.machina.machine.control --process $$' || rc=$?
         [[ $rc -eq 2 ]] || fail "rule leaked into the control action (exit $rc)"
         ;;
+units)
+        build=${MACHINA_BUILDDIR:?}
+        qemu=$(command -v qemu-system-x86_64) || { echo "SKIP: needs qemu-system-x86_64"; exit 77; }
+        tmp=$(mktemp -d)
+        trap 'rm -rf "$tmp"' EXIT
+        # The daemon's unit with ExecStart= pointed at the build tree (verify wants it executable).
+        sed "s|^ExecStart=.*|ExecStart=$build/service/machinad|" "$build/units/machinad.service" \
+                >"$tmp/machinad.service"
+        systemd-analyze verify --man=no "$tmp/machinad.service" >"$tmp/verify.log" 2>&1 ||
+                fail "systemd-analyze verify machinad.service: $(cat "$tmp/verify.log")"
+        systemd-analyze security --offline=true --threshold=10 "$tmp/machinad.service" >"$tmp/sec.log" 2>&1 ||
+                fail "machinad.service above threshold 10: $(grep '✗' "$tmp/sec.log")"
+        e=$(sed -n 's/.*Overall exposure level for machinad.service: \([0-9.]*\).*/\1/p' "$tmp/sec.log")
+        awk -v e="$e" 'BEGIN { exit !(e != "" && e <= 1.0) }' ||
+                fail "machinad.service exposure '$e' > 1.0: $(grep '✗' "$tmp/sec.log")"
+        echo "machinad.service: exposure $e"
+        # A system-mode guest unit as machinad would start it.
+        MACHINA_ACCEL=tcg "$build/cli/machinactl" --config-dir="$src/data" --emulator="$qemu" \
+                --qmp-stop-helper="$build/service/machina-qmp-stop" unit demo >"$tmp/machina-demo.service"
+        systemd-analyze verify --man=no "$tmp/machina-demo.service" >"$tmp/verify.log" 2>&1 ||
+                fail "systemd-analyze verify machina-demo.service: $(cat "$tmp/verify.log")"
+        systemd-analyze security --offline=true --threshold=15 "$tmp/machina-demo.service" >"$tmp/sec.log" 2>&1 ||
+                fail "guest unit above threshold 15: $(grep '✗' "$tmp/sec.log")"
+        echo "machina-demo.service: exposure $(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$tmp/sec.log")"
+        # machinad has no CAP_DAC_OVERRIDE/CAP_CHOWN: QEMU's sockets must be open to QEMU's group
+        # (UMask=0007) and machinad must be a member of exactly that group.
+        grep -qx 'CapabilityBoundingSet=' "$tmp/machinad.service" || fail "machinad.service keeps capabilities"
+        grep -qx 'UMask=0007' "$tmp/machina-demo.service" || fail "guest unit UMask is not 0007"
+        group=$(sed -n 's/^Group=//p' "$tmp/machina-demo.service")
+        [[ -n $group ]] || fail "guest unit sets no Group="
+        grep -qx "SupplementaryGroups=$group" "$tmp/machinad.service" ||
+                fail "machinad.service is not in the guests' group $group"
+        ;;
 *)
-        echo "usage: $0 polkit-xml|bus|polkit" >&2
+        echo "usage: $0 polkit-xml|bus|polkit|units" >&2
         exit 2
         ;;
 esac

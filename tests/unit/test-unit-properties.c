@@ -97,7 +97,7 @@ TEST(system_unit) {
         ASSERT_TRUE(strstr(text, "\nDeviceAllow=/dev/net/tun rw\nDeviceAllow=/dev/sdz r\n"));
         ASSERT_TRUE(strstr(text, "\nCapabilityBoundingSet=\n"));
         ASSERT_TRUE(strstr(text, "\nRestrictNamespaces=yes\n"));
-        ASSERT_TRUE(strstr(text, "\nUMask=0077\n"));
+        ASSERT_TRUE(strstr(text, "\nUMask=0007\n"));      /* machinad reaches the sockets by group */
         ASSERT_TRUE(strstr(text, "\nSystemCallFilter=@system-service\nSystemCallFilter=~@privileged "));
         ASSERT_TRUE(strstr(text, "\nSystemCallErrorNumber=EPERM\n"));
         ASSERT_TRUE(strstr(text, "\nExecStart=" QEMU " -name guest=alpha,debug-threads=on "));
@@ -115,6 +115,7 @@ TEST(user_mode_and_kvm) {
         ASSERT_TRUE(!find(&p, "DeviceAllow", 0));
         ASSERT_TRUE(!find(&p, "DevicePolicy", 0));
         ASSERT_STREQ(find(&p, "Restart", 0)->s, "no");
+        ASSERT_EQ(find(&p, "UMask", 0)->t, 0077u);         /* the caller's own files: private */
         ASSERT_TRUE(find(&p, "PrivateNetwork", 0)->b);      /* no NIC, no display */
         ASSERT_EQ(find(&p, "TimeoutStopUSec", 0)->t, 65 * 1000000ULL);
 
