@@ -4,6 +4,9 @@
 #include "log.h"
 #include "polkit-agent.h"
 
+/* -H: named in connection errors (ssh itself prints why on stderr). */
+static const char *remote_host;
+
 static const char *bus_kind(const CtlOptions *o) {
         return o->host ? "the remote system bus" : o->user ? "the session bus" : "the system bus";
 }
@@ -12,6 +15,7 @@ int ctl_bus_open(const CtlOptions *o, bool mutating, sd_bus **ret) {
         sd_bus *bus = NULL;
         int r;
 
+        remote_host = o->host;
         if (o->host)
                 r = sd_bus_open_system_remote(&bus, o->host);
         else if (o->user)
@@ -24,17 +28,28 @@ int ctl_bus_open(const CtlOptions *o, bool mutating, sd_bus **ret) {
                 return EXIT_FAILURE;
         }
 
-        if (mutating && !o->no_ask_password) {
-                /* Local only: an agent here cannot answer for a remote host's polkit. */
-                if (!o->host)
-                        polkit_agent_open_if_enabled();
-                (void) sd_bus_set_allow_interactive_authorization(bus, true);
-        }
+        if (mutating)
+                ctl_bus_allow_interactive(o, bus);
         *ret = bus;
         return 0;
 }
 
+void ctl_bus_allow_interactive(const CtlOptions *o, sd_bus *bus) {
+        if (o->no_ask_password)
+                return;
+        /* Local only: an agent here cannot answer for a remote host's polkit. */
+        if (!o->host)
+                polkit_agent_open_if_enabled();
+        (void) sd_bus_set_allow_interactive_authorization(bus, true);
+}
+
 int ctl_log_error(const sd_bus_error *error, int r, const char *what) {
+        if (sd_bus_error_is_set(error))
+                r = -sd_bus_error_get_errno(error);
+        if (remote_host && (r == -ENOTCONN || r == -ECONNRESET)) {
+                log_error_errno(r, "%s: no connection to the system bus of %s over ssh: %m", what, remote_host);
+                return EXIT_FAILURE;
+        }
         if (sd_bus_error_is_set(error)) {
                 if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN,
                                            SD_BUS_ERROR_NAME_HAS_NO_OWNER))

@@ -31,3 +31,23 @@ int ctl_get_machine(sd_bus *bus, const char *name, char **ret_path);
 
 /* At least one name, none empty. Logs; returns an exit code. */
 int ctl_check_names(const char *verb, char **names);
+
+/* Sets ALLOW_INTERACTIVE_AUTHORIZATION and starts the polkit agent on a terminal, unless
+ * --no-ask-password (ctl_bus_open does this for mutating verbs). */
+void ctl_bus_allow_interactive(const CtlOptions *o, sd_bus *bus);
+
+/* define.c: definitions as text. */
+#define DEFINE_REPLACE 1ULL
+
+/* The whole file (or stdin for "-"), bounded. Logs; returns an exit code. */
+int ctl_read_definition(const char *file, char **ret);
+
+/* DefineMachine or CreateMachine with json. file names the source in InvalidConfig messages
+ * (machinad calls it "<bus>"); what prefixes other errors. ret_name (optional): the machine's
+ * name. Logs; returns an exit code. */
+int ctl_post_definition(sd_bus *bus, const char *method, const char *json, uint64_t flags,
+                        const char *file, const char *what, char **ret_name);
+
+/* GetDefinition of the object at path: the definition as defined, not resolved. Logs; returns
+ * an exit code. */
+int ctl_get_definition(sd_bus *bus, const char *path, const char *what, char **ret);

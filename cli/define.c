@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* define, undefine, reload, enable, disable: definitions changed through machinad, which
- * validates and writes them (the client never writes the config dir itself). */
+ * validates and writes them (the client never writes the config dir itself). create and edit
+ * (edit.c) post theirs with the helpers here. */
 
 #include <json-glib/json-glib.h>
 
@@ -9,11 +10,11 @@
 #include "ctl-bus.h"
 #include "log.h"
 
-#define DEFINE_REPLACE 1ULL
 #define DEFINITION_MAX (1024 * 1024)
+/* CreateMachine answers once the guest runs; interactive polkit waits for a human. */
+#define DEFINE_CALL_TIMEOUT_USEC (10ULL * 60 * 1000000)
 
-/* The whole file (or stdin for "-"), bounded. Logs; returns an exit code. */
-static int read_definition(const char *file, char **ret) {
+int ctl_read_definition(const char *file, char **ret) {
         _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *buf = NULL;
         size_t n = 0;
@@ -46,20 +47,25 @@ static char *name_from_path(const char *path) {
         return slash ? bus_label_unescape(slash + 1) : NULL;
 }
 
-static int define_json(sd_bus *bus, const char *json, uint64_t flags, const char *file, const char *what,
-                       char **ret_name) {
+int ctl_post_definition(sd_bus *bus, const char *method, const char *json, uint64_t flags,
+                        const char *file, const char *what, char **ret_name) {
         _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_bus_message_ sd_bus_message *reply = NULL;
+        _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
         const char *path;
         int r;
 
-        r = sd_bus_call_method(bus, MACHINA_SERVICE, MACHINA_PATH, MACHINA_MANAGER_IFACE, "DefineMachine",
-                               &error, &reply, "st", json, flags);
+        r = sd_bus_message_new_method_call(bus, &m, MACHINA_SERVICE, MACHINA_PATH, MACHINA_MANAGER_IFACE,
+                                           method);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "st", json, flags);
+        if (r >= 0)
+                r = sd_bus_call(bus, m, DEFINE_CALL_TIMEOUT_USEC, &error, &reply);
         if (r >= 0)
                 r = sd_bus_message_read(reply, "o", &path);
         if (r < 0) {
                 if (sd_bus_error_has_name(&error, "org.machina.Error.MachineExists")) {
-                        log_error("%s: a machine of this name is already defined (use --force to replace it).", what);
+                        log_error("%s: a machine of this name is already defined%s.", what,
+                                  streq(method, "DefineMachine") ? " (use --force to replace it)" : "");
                         return EXIT_FAILURE;
                 }
                 /* machinad names the source "<bus>"; the user knows it as the file. */
@@ -89,11 +95,12 @@ int verb_define(const CtlOptions *o, char **files) {
         for (size_t i = 0; files[i]; i++) {
                 _cleanup_free_ char *json = NULL, *what = NULL, *name = NULL;
 
-                r = read_definition(files[i], &json);
+                r = ctl_read_definition(files[i], &json);
                 if (r == 0) {
                         if (asprintf(&what, "Failed to define %s", files[i]) < 0)
                                 return log_oom(), EXIT_FAILURE;
-                        r = define_json(bus, json, o->force ? DEFINE_REPLACE : 0, files[i], what, &name);
+                        r = ctl_post_definition(bus, "DefineMachine", json, o->force ? DEFINE_REPLACE : 0,
+                                                files[i], what, &name);
                 }
                 if (r != 0) {
                         ret = EXIT_FAILURE;
@@ -162,16 +169,33 @@ int verb_reload(const CtlOptions *o, char **args) {
         return manager_call(bus, "Reload", NULL, "reload the definitions");
 }
 
-/* GetConfig, set "autostart", DefineMachine with REPLACE. Returns an exit code. */
-static int set_autostart(sd_bus *bus, const char *name, const char *value) {
+int ctl_get_definition(sd_bus *bus, const char *path, const char *what, char **ret) {
         _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_bus_message_ sd_bus_message *reply = NULL;
-        _cleanup_free_ char *path = NULL, *what = NULL;
+        const char *json;
+        int r;
+
+        r = sd_bus_call_method(bus, MACHINA_SERVICE, path, MACHINA_MACHINE_IFACE, "GetDefinition",
+                               &error, &reply, NULL);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "s", &json);
+        if (r < 0)
+                return ctl_log_error(&error, r, what);
+        *ret = strdup(json);
+        if (!*ret)
+                return log_oom(), EXIT_FAILURE;
+        return 0;
+}
+
+/* The definition as defined (GetDefinition, not the resolved GetConfig: tags, patterns and
+ * derived identifiers stay as written), "autostart" set, DefineMachine with REPLACE. Returns an
+ * exit code. */
+static int set_autostart(sd_bus *bus, const char *name, const char *value) {
+        _cleanup_free_ char *path = NULL, *what = NULL, *config = NULL;
         g_autoptr(JsonParser) parser = json_parser_new();
         g_autoptr(JsonGenerator) gen = json_generator_new();
         g_autoptr(GError) gerror = NULL;
         g_autofree char *json = NULL;
-        const char *config;
         JsonNode *root;
         int r;
 
@@ -180,12 +204,9 @@ static int set_autostart(sd_bus *bus, const char *name, const char *value) {
                 return r;
         if (asprintf(&what, "Failed to change autostart of %s", name) < 0)
                 return log_oom(), EXIT_FAILURE;
-        r = sd_bus_call_method(bus, MACHINA_SERVICE, path, MACHINA_MACHINE_IFACE, "GetConfig",
-                               &error, &reply, NULL);
-        if (r >= 0)
-                r = sd_bus_message_read(reply, "s", &config);
-        if (r < 0)
-                return ctl_log_error(&error, r, what);
+        r = ctl_get_definition(bus, path, what, &config);
+        if (r != 0)
+                return r;
         if (!json_parser_load_from_data(parser, config, -1, &gerror) ||
             !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
                 log_error("%s: machinad returned a definition that is not a JSON object: %s", what,
@@ -195,10 +216,11 @@ static int set_autostart(sd_bus *bus, const char *name, const char *value) {
         root = json_parser_get_root(parser);
         json_object_set_string_member(json_node_get_object(root), "autostart", value);
         json_generator_set_root(gen, root);
+        json_generator_set_pretty(gen, true);
         json = json_generator_to_data(gen, NULL);
         if (!json)
                 return log_oom(), EXIT_FAILURE;
-        return define_json(bus, json, DEFINE_REPLACE, name, what, NULL);
+        return ctl_post_definition(bus, "DefineMachine", json, DEFINE_REPLACE, name, what, NULL);
 }
 
 static int autostart_verb(const CtlOptions *o, char **names, bool enable) {

@@ -28,8 +28,11 @@ static const Verb verbs[] = {
         { "resume",   verb_resume   },
         { "kill",     verb_kill     },
         { "console",  verb_console  },
+        { "monitor",  verb_monitor  },
         { "define",   verb_define   },
         { "undefine", verb_undefine },
+        { "create",   verb_create   },
+        { "edit",     verb_edit     },
         { "reload",   verb_reload   },
         { "enable",   verb_enable   },
         { "disable",  verb_disable  },
@@ -56,10 +59,13 @@ static int help(void) {
                "  pause NAME...            Pause machines\n"
                "  resume NAME...           Resume paused machines\n"
                "  kill NAME...             Send a signal to QEMU (-s SIG, --kill-whom=)\n"
-               "  console NAME             Attach to the serial console (^]^]^] leaves)\n\n"
+               "  console NAME             Attach to the serial console (^]^]^] leaves)\n"
+               "  monitor [NAME...]        Print state changes and events until ^C\n\n"
                "Definition commands (through machinad):\n"
                "  define FILE...|-         Define machines from JSON files (--force: replace)\n"
                "  undefine NAME...         Remove definitions (never disk images)\n"
+               "  create FILE|-            Start a transient machine (never written to disk)\n"
+               "  edit NAME                Edit a definition in $EDITOR, check it, define it\n"
                "  reload                   Re-read all definitions\n"
                "  enable NAME...           Start at boot (--now: also start)\n"
                "  disable NAME...          Do not start at boot (--now: also stop)\n\n"

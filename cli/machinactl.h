@@ -67,3 +67,10 @@ int verb_undefine(const CtlOptions *o, char **names);
 int verb_reload(const CtlOptions *o, char **args);
 int verb_enable(const CtlOptions *o, char **names);
 int verb_disable(const CtlOptions *o, char **names);
+
+/* edit.c */
+int verb_create(const CtlOptions *o, char **files);
+int verb_edit(const CtlOptions *o, char **names);
+
+/* monitor.c */
+int verb_monitor(const CtlOptions *o, char **names);

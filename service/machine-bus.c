@@ -129,6 +129,19 @@ static int method_get_config(sd_bus_message *message, void *userdata, sd_bus_err
         return sd_bus_reply_method_return(message, "s", json);
 }
 
+/* The definition as defined (file or DefineMachine), not resolved: what an editor or a change
+ * of one key must start from, so tags, patterns and derived identifiers stay as written. */
+static int method_get_definition(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *json = NULL;
+        Machine *machine = userdata;
+        int r;
+
+        r = machine_def_to_json(machine->def, true, &json);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, "s", json);
+}
+
 static uid_t machine_owner(const Machine *machine) {
         return machine->resolved->owner_set ? machine->resolved->owner : (uid_t) -1;
 }
@@ -273,6 +286,7 @@ const sd_bus_vtable machine_vtable[] = {
         SD_BUS_PROPERTY("Display", "s", property_get_display, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Console", "s", property_get_console, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("GetConfig", "", "s", method_get_config, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("GetDefinition", "", "s", method_get_definition, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Start", "", "", method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Stop", "", "", method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("Shutdown", "tt", SD_BUS_PARAM(timeout_usec) SD_BUS_PARAM(flags),

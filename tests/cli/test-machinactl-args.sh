@@ -41,6 +41,19 @@ for verb in status show start stop shutdown reboot pause resume kill undefine en
         has err "empty machine name"
 done
 expect 1 "define without a file" "$ctl" define
+expect 1 "create without a file" "$ctl" create
+has err "create needs exactly one definition file"
+expect 1 "create with two files" "$ctl" create a.json b.json
+expect 1 "create from a missing file" "$ctl" create "$tmp/missing.json"
+has err "$tmp/missing.json"
+lines err 1
+expect 1 "edit without a name" "$ctl" edit
+has err "edit needs at least one machine name."
+expect 1 "edit with an empty name" "$ctl" edit ""
+expect 1 "edit with two names" "$ctl" edit alpha beta
+has err "edit takes one machine name."
+expect 1 "monitor with an empty name" "$ctl" monitor ""
+has err "empty machine name"
 expect 1 "list with an argument" "$ctl" list foo
 expect 1 "reload with an argument" "$ctl" reload foo
 expect 1 "unknown signal" "$ctl" kill -s SIGFROB alpha
@@ -87,6 +100,10 @@ EOC
         lines err 1
         expect 1 "start, bus without machinad" "$ctl" --no-ask-password start alpha
         has err "Failed to start alpha: machinad (org.machina) cannot be reached"
+        expect 1 "monitor, bus without machinad" "$ctl" monitor
+        has err "machinad (org.machina) cannot be reached"
+        expect 1 "edit, bus without machinad" "$ctl" edit alpha
+        has err "cannot be reached"
         DBUS_SESSION_BUS_ADDRESS="unix:path=$tmp/bus" expect 1 "--user uses the session bus" "$ctl" --user list
         has err "cannot be reached"
 fi
@@ -99,6 +116,9 @@ complete_words() {
 [ "$(complete_words machinactl sh)" = "shutdown show" ] || fail "completion of 'sh': $(complete_words machinactl sh)"
 [ "$(complete_words machinactl kill --kill-whom m)" = "main" ] || fail "completion of --kill-whom"
 [ "$(complete_words machinactl --no-l)" = "--no-legend" ] || fail "completion of --no-l"
+[ "$(complete_words machinactl cr)" = "create" ] || fail "completion of 'cr': $(complete_words machinactl cr)"
+[ "$(complete_words machinactl mo)" = "monitor" ] || fail "completion of 'mo'"
+[ "$(complete_words machinactl e)" = "enable edit" ] || fail "completion of 'e': $(complete_words machinactl e)"
 ok "bash completion"
 
 [ $failed -eq 0 ] && echo "PASS"

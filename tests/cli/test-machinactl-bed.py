@@ -168,10 +168,29 @@ def case_define(b):
     check("missing.json" in p.stderr, f"missing file: {p.stderr!r}")
     c.run("status", "delta", rc=4)
 
+    # enable/disable change "autostart" and nothing else of the definition as written: not the
+    # resolved one (vars, patterns and tags stay, no derived identifiers are written down).
+    d = guest_definition(b.guest_dir, "gamma")
+    d["description"] = "${machine-name} of ${site}"
+    d["vars"] = {"site": "lab"}
+    d["connections"] = [{"name": "n0", "network": "default"}]
+    with open(good, "w") as f:
+        json.dump(d, f)
+    c.run("define", "--force", good)
+    _, m = b.machine("gamma")
+    check("mac" in json.loads(str(m.GetConfig()))["connections"][0], "GetConfig is resolved (MAC derived)")
+    conf = os.path.join(b.config_dir, "machine.conf.d", "gamma.conf.json")
     c.run("enable", "gamma")
     check(c.prop("gamma", "Autostart") == "yes", "enabled")
+    with open(conf) as f:
+        written = json.load(f)
+    check(written == dict(d, autostart="yes"), f"enable changed only autostart: {written}")
     c.run("disable", "gamma")
     check(c.prop("gamma", "Autostart") == "no", "disabled")
+    with open(conf) as f:
+        written = json.load(f)
+    check(written == d, f"disable changed only autostart: {written}")
+    c.run("enable", "nosuch", rc=4)
 
     p = c.run("undefine", "gamma")
     check(p.stdout.strip() == "Undefined machine gamma.", f"undefine: {p.stdout!r}")
@@ -255,7 +274,266 @@ def case_console(b):
     c.wait_prop("alpha", "State", "stopped")
 
 
+def wait_gone(c, name, timeout=90):
+    deadline = time.monotonic() + timeout
+    while c.run("status", name, rc=None).returncode != 4:
+        if time.monotonic() > deadline:
+            raise Failure(f"{name} still listed after {timeout}s")
+        time.sleep(0.2)     # polling with a deadline: the guest goes away on its own
+
+
+def case_create(b):
+    """create runs a transient guest from a file or stdin, writes no file, and the guest is gone
+    once it stops; a name in use, a broken file and edit of a transient guest are refused."""
+    c = Ctl(b)
+    conf_d = os.path.join(b.config_dir, "machine.conf.d")
+    before = sorted(os.listdir(conf_d))
+    f = os.path.join(b.dir, "tau.json")
+    with open(f, "w") as fp:
+        json.dump(guest_definition(b.guest_dir, "tau"), fp)
+    p = c.run("create", f)
+    check(p.stdout.startswith(f"Created machine tau from {f}"), f"create: {p.stdout!r}")
+    rows = table_rows(c.run("list", "--no-legend").stdout)
+    check([(r[0], r[1]) for r in rows] == [("tau", "running")], f"tau runs: {rows}")
+    check(c.prop("tau", "Persistent") == "no", "transient")
+    check(sorted(os.listdir(conf_d)) == before, f"no file written: {os.listdir(conf_d)}")
+    p = c.run("create", f, rc=1)
+    check("tau" not in p.stdout and "already defined" in p.stderr, f"name in use: {p.stderr!r}")
+    p = c.run("edit", "tau", rc=1)
+    check("transient" in p.stderr, f"edit of a transient guest: {p.stderr!r}")
+    c.run("stop", "tau")
+    wait_gone(c, "tau")
+    check(sorted(os.listdir(conf_d)) == before, "still no file")
+
+    with open(f) as fp:
+        p = c.run("create", "-", stdin=fp.read().replace('"tau"', '"upsilon"'))
+    check("Created machine upsilon from -" in p.stdout, f"create from stdin: {p.stdout!r}")
+    c.run("kill", "-s", "KILL", "upsilon")
+    wait_gone(c, "upsilon")
+
+    d = guest_definition(b.guest_dir, "phi")
+    d["attrs"]["ram"]["size"] = "lots"
+    with open(f, "w") as fp:
+        json.dump(d, fp)
+    p = c.run("create", f, rc=1)
+    check(p.stderr.startswith(f"machinactl: {f}: $.attrs.ram.size: "), f"bad file: {p.stderr!r}")
+    c.run("status", "phi", rc=4)
+    check(sorted(os.listdir(conf_d)) == before, "nothing written")
+
+
+EDITOR_SCRIPT = r"""#!/bin/sh
+# A scripted "editor": $EDIT_MODE says what to do to the file (argument 1).
+set -e
+echo "$1" >> "$EDIT_LOG"
+case "$EDIT_MODE" in
+keep) ;;
+cpus) /usr/bin/python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["attrs"]["cpu"]["count"]=int(sys.argv[2]); json.dump(d, open(p, "w"))' "$1" "${EDIT_CPUS:-2}" ;;
+invalid) sed -i 's/"count" *: *[0-9]*/"count": "many"/' "$1" ;;
+syntax) printf '{"name": "alpha",' > "$1" ;;
+rename) sed -i 's/"alpha"/"omega"/' "$1" ;;
+network) /usr/bin/python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["connections"]=[{"name":"n0","network":"nosuchnet"}]; json.dump(d, open(p, "w"))' "$1" ;;
+fail) exit 3 ;;
+esac
+"""
+
+
+def case_edit(b):
+    """edit runs $SYSTEMD_EDITOR/$EDITOR on a temporary copy of the definition as defined; a
+    change is applied, no change is reported, an invalid edit is refused naming the kept file,
+    and nothing changes."""
+    c = Ctl(b)
+    editor = os.path.join(b.dir, "editor.sh")
+    with open(editor, "w") as f:
+        f.write(EDITOR_SCRIPT)
+    os.chmod(editor, 0o755)
+    tmpdir = os.path.join(b.dir, "edit-tmp")
+    os.makedirs(tmpdir)
+    log = os.path.join(b.dir, "editor.log")
+    conf = os.path.join(b.config_dir, "machine.conf.d", "alpha.conf.json")
+
+    def edit(mode, *args, rc=0, env_editor="EDITOR"):
+        open(log, "w").close()
+        env = dict(c.env, EDIT_MODE=mode, EDIT_LOG=log, TMPDIR=tmpdir)
+        for k in ("SYSTEMD_EDITOR", "EDITOR", "VISUAL"):
+            env.pop(k, None)
+        env[env_editor] = editor
+        if env_editor == "SYSTEMD_EDITOR":
+            env["EDITOR"] = "/bin/false"    # $SYSTEMD_EDITOR wins over $EDITOR
+        saved, c.env = c.env, env
+        try:
+            p = c.run("edit", "alpha", *args, rc=rc)
+        finally:
+            c.env = saved
+        with open(log) as f:
+            edited = f.read().split()
+        check(len(edited) == 1 and edited[0].startswith(tmpdir + "/machinactl-edit-alpha-")
+              and edited[0].endswith(".conf.json"), f"edited a temp copy: {edited}")
+        return p, edited[0]
+
+    with open(conf) as f:
+        original = f.read()
+    p, tmp = edit("keep")
+    check(p.stdout.strip() == "No changes to alpha.", f"unchanged: {p.stdout!r}")
+    check(not os.path.exists(tmp), "temp file removed")
+    with open(conf) as f:
+        check(f.read() == original, "file untouched when nothing changed")
+
+    p, tmp = edit("cpus", env_editor="SYSTEMD_EDITOR")
+    check(p.stdout.strip() == "Updated machine alpha.", f"updated: {p.stdout!r}")
+    check(c.prop("alpha", "CPUs") == "2", "change applied")
+    with open(conf) as f:
+        check(json.load(f)["attrs"]["cpu"]["count"] == 2, "file changed")
+    check(os.listdir(tmpdir) == [], f"temp file removed: {os.listdir(tmpdir)}")
+    with open(conf) as f:
+        applied = f.read()
+
+    for mode, want in (("invalid", "$.attrs.cpu.count: "), ("syntax", ": "), ("rename", "$.name: "),
+                       ("network", "nosuchnet")):
+        p, tmp = edit(mode, rc=1, env_editor="VISUAL")
+        lines = p.stderr.strip().splitlines()
+        check(lines[0].startswith(f"machinactl: {tmp}: ") and want in lines[0], f"{mode}: {lines}")
+        check(lines[-1] == f"machinactl: Nothing was changed; the edited definition is kept in {tmp}.",
+              f"{mode}: {lines}")
+        check(os.path.exists(tmp), f"{mode}: the edited file is kept")
+        os.unlink(tmp)
+        check(c.prop("alpha", "CPUs") == "2", f"{mode}: nothing changed")
+        with open(conf) as f:
+            check(f.read() == applied, f"{mode}: file unchanged")
+    p, tmp = edit("fail", rc=1)
+    check("editor failed" in p.stderr, f"editor failure: {p.stderr!r}")
+    check(not os.path.exists(tmp), "temp file removed after an editor failure")
+
+    # A running guest keeps its config until the next start.
+    c.run("start", "alpha")
+    c.env["EDIT_CPUS"] = "1"
+    p, tmp = edit("cpus", env_editor="SYSTEMD_EDITOR")
+    del c.env["EDIT_CPUS"]
+    check(p.stdout.strip() == "Updated machine alpha (it is running: the changes apply at its next start).",
+          f"pending: {p.stdout!r}")
+    check(c.prop("alpha", "PendingChanges") == "yes", "PendingChanges")
+    c.run("kill", "-s", "KILL", "alpha")
+    c.wait_prop("alpha", "State", "stopped")
+    c.run("edit", "nosuch", rc=4)
+
+
+class Monitor:
+    """machinactl monitor in the background; lines collected as they come."""
+
+    def __init__(self, c, *args):
+        import threading
+        self.lines = []
+        self.p = subprocess.Popen([MACHINACTL, "monitor", *args], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=c.env)
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+        self.wait(lambda l: l.startswith("Monitoring "), "the greeting")
+
+    def _read(self):
+        for line in self.p.stdout:
+            print(f"  monitor| {line.rstrip()}", flush=True)
+            self.lines.append(line.rstrip("\n"))
+
+    def wait(self, pred, what, timeout=120):
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in list(self.lines):
+                if pred(line):
+                    return line
+            if self.p.poll() is not None and not self.t.is_alive():
+                raise Failure(f"monitor exited ({self.p.returncode}) before {what}: {self.p.stderr.read()}")
+            if time.monotonic() > deadline:
+                raise Failure(f"monitor: no line for {what} in {timeout}s: {self.lines}")
+            time.sleep(0.05)
+
+    def stop(self, sig):
+        self.p.send_signal(sig)
+        rc = self.p.wait(timeout=30)
+        self.t.join(timeout=10)
+        return rc
+
+
+def case_monitor(b):
+    """monitor prints each state change, QMP event, new and removed machine with a timestamp,
+    of all or the named machines, until SIGINT/SIGTERM (exit 0)."""
+    import re
+    import signal
+    c = Ctl(b)
+    ts = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}"
+    every = Monitor(c)
+    only_beta = Monitor(c, "beta")
+    try:
+        c.run("start", "alpha")
+        line = every.wait(lambda l: re.fullmatch(ts + " alpha state running \\(user\\) pid [1-9][0-9]*", l),
+                          "alpha running")
+        every.wait(lambda l: re.fullmatch(ts + " alpha state starting \\(user\\)", l), "alpha starting")
+        check(every.lines.index(line) > 0, "the greeting comes first")
+        b.wait_guest_ready("alpha")
+        c.run("shutdown", "--timeout=60", "alpha")
+        every.wait(lambda l: re.fullmatch(ts + " alpha event POWERDOWN .*", l), "the POWERDOWN event")
+        every.wait(lambda l: re.fullmatch(ts + " alpha event SHUTDOWN \\{.*\"guest\": *true.*", l), "SHUTDOWN event")
+        every.wait(lambda l: re.fullmatch(ts + " alpha state stopped \\(guest-shutdown\\)", l), "alpha stopped")
+
+        g = os.path.join(b.dir, "gamma.json")
+        with open(g, "w") as f:
+            json.dump(guest_definition(b.guest_dir, "gamma"), f)
+        c.run("define", g)
+        every.wait(lambda l: re.fullmatch(ts + " gamma new", l), "gamma new")
+        c.run("enable", "gamma")
+        every.wait(lambda l: re.fullmatch(ts + " gamma changed .*Autostart=yes.*", l), "gamma Autostart change")
+        c.run("undefine", "gamma")
+        every.wait(lambda l: re.fullmatch(ts + " gamma removed", l), "gamma removed")
+
+        c.run("start", "beta")
+        only_beta.wait(lambda l: re.search(" beta state running \\(user\\) pid ", l), "beta running")
+        c.run("kill", "-s", "KILL", "beta")
+        only_beta.wait(lambda l: l.endswith(" beta state stopped (killed)"), "beta stopped")
+        check(not [l for l in only_beta.lines if " alpha " in l or " gamma " in l],
+              f"only beta: {only_beta.lines}")
+        check(only_beta.lines[0] == "Monitoring beta; press ^C to stop.", "named greeting")
+    finally:
+        rc_term = every.stop(signal.SIGTERM)
+        rc_int = only_beta.stop(signal.SIGINT)
+    check(rc_term == 0 and rc_int == 0, f"exit on SIGTERM {rc_term}, SIGINT {rc_int}")
+
+
+def case_remote(b):
+    """-H root@127.0.0.1 through a real sshd on a local port (tests/cli/sshd.py): list shows
+    the bed's guests, start and stop work; an unreachable host is one clear error line."""
+    import sshd
+    server = sshd.Sshd(b.bed.address, parent=b.dir)
+    try:
+        server.start()
+        c = Ctl(b)
+        c.env = server.env(c.env)
+        # The remote side must not use our bus address: only sshd's SetEnv gives it the bed's.
+        c.env["DBUS_SYSTEM_BUS_ADDRESS"] = "unix:path=/nonexistent"
+        p = c.run("-H", "root@127.0.0.1", "list", "--all", "--no-legend")
+        rows = table_rows(p.stdout)
+        check([(r[0], r[1]) for r in rows] == [("alpha", "stopped"), ("beta", "stopped")], f"remote list: {rows}")
+        c.run("-H", "root@127.0.0.1", "start", "alpha")
+        check(b.props(b.machine("alpha")[0])["State"] == "running", "started through ssh")
+        p = c.run("-H", f"root@127.0.0.1:{server.port}", "status", "alpha")
+        check("State: running" in p.stdout, f"remote status with a port: {p.stdout!r}")
+        c.run("-H", "root@127.0.0.1", "stop", "alpha")
+        check(b.props(b.machine("alpha")[0])["State"] == "stopped", "stopped through ssh")
+        c.run("-H", "root@127.0.0.1", "status", "nosuch", rc=4)
+        closed = sshd.free_port()
+        p = c.run("-H", f"root@127.0.0.1:{closed}", "list", rc=1)
+        lines = p.stderr.strip().splitlines()
+        check(lines and lines[-1] == "machinactl: Failed to list machines: no connection to the system bus of "
+              f"root@127.0.0.1:{closed} over ssh: Transport endpoint is not connected", f"unreachable: {p.stderr!r}")
+    except Exception:
+        print(f"sshd log:\n{server.read_log()}", file=sys.stderr)
+        raise
+    finally:
+        server.stop()
+
+
 CASES = {
+    "create": case_create,
+    "edit": case_edit,
+    "monitor": case_monitor,
+    "remote": case_remote,
     "console": case_console,
     "list": case_list,
     "lifecycle": case_lifecycle,

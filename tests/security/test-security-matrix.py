@@ -56,6 +56,7 @@ def rows(b, name, path, uuid):
         (MGR, "ShutdownMachine", "/org/machina", "st", [name, 1_000_000], CONTROL),
         (MGR, "KillMachine", "/org/machina", "ssi", [name, "all", 9], CONTROL),
         (MACH, "GetConfig", path, "", [], None),
+        (MACH, "GetDefinition", path, "", [], None),
         (MACH, "Start", path, "", [], CONTROL),
         (MACH, "Stop", path, "", [], CONTROL),
         (MACH, "Shutdown", path, "tt", [1_000_000, 1], CONTROL),
