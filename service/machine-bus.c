@@ -16,9 +16,11 @@ static int property_get_uuid(sd_bus *bus, const char *path, const char *interfac
                              const char *property, sd_bus_message *reply, void *userdata,
                              sd_bus_error *error) {
         Machine *machine = userdata;
-        char s[UUID_STR_LEN];
+        char s[UUID_STR_LEN] = "";
 
-        uuid_unparse_lower(machine->resolved->id, s);
+        /* No "id" in the definition: no UUID (derived identifiers use the all-zero one). */
+        if (machine->resolved->id_set)
+                uuid_unparse_lower(machine->resolved->id, s);
         return sd_bus_message_append(reply, "s", s);
 }
 

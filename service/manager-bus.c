@@ -62,9 +62,10 @@ static int method_list_machines(sd_bus_message *message, void *userdata, sd_bus_
         g_hash_table_iter_init(&it, m->machines);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 Machine *machine = value;
-                char uuid[UUID_STR_LEN];
+                char uuid[UUID_STR_LEN] = "";
 
-                uuid_unparse_lower(machine->resolved->id, uuid);
+                if (machine->resolved->id_set)
+                        uuid_unparse_lower(machine->resolved->id, uuid);
                 r = sd_bus_message_append(reply, "(ssso)", machine->name, uuid,
                                           machine_state_to_string(machine->state), machine->path);
                 if (r < 0)

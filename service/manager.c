@@ -283,7 +283,8 @@ Machine *manager_get_machine_by_uuid(Manager *m, const char *uuid) {
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 Machine *machine = value;
 
-                if (uuid_compare(machine->resolved->id, u) == 0)
+                /* A guest without "id" has no UUID: the all-zero one names none of them. */
+                if (machine->resolved->id_set && uuid_compare(machine->resolved->id, u) == 0)
                         return machine;
         }
         return NULL;

@@ -240,10 +240,33 @@ def case_console(b):
     b.wait_state(path, "stopped", "user", timeout=10)
 
 
+def check_identity(b):
+    """A definition's "id" is the guest's UUID everywhere (property, ListMachines, GetConfig,
+    GetMachineByUUID); without one the guest has no UUID: empty, omitted, never matched (the
+    all-zero UUID only feeds identifier derivation, IDENTIFIERS.md)."""
+    mgr = b.manager()
+    uid = "0f6b2e8a-5d0c-4c1e-9a57-3f2d8b1c7e40"
+    d = guest_definition(b.guest_dir, "withid")
+    d["id"] = uid.upper()
+    path = str(mgr.DefineMachine(json.dumps(d), dbus.UInt64(0)))
+    for name, want in (("withid", uid), ("alpha", "")):
+        p = str(mgr.GetMachine(name))
+        listed = {str(n): str(u) for n, u, _, _ in mgr.ListMachines()}
+        _, m = b.machine(name)
+        cfg = json.loads(str(m.GetConfig()))
+        check(b.props(p)["UUID"] == want and listed[name] == want and cfg.get("id", "") == want,
+              f"{name}: UUID {b.props(p)['UUID']!r}, listed {listed[name]!r}, GetConfig id {cfg.get('id')!r}")
+    check(str(mgr.GetMachineByUUID(uid.upper())) == path, "GetMachineByUUID finds the id")
+    r = b.call_async(mgr.GetMachineByUUID, "00000000-0000-0000-0000-000000000000")
+    check(r[:2] == ("error", "org.machina.Error.NoSuchMachine"), f"the null UUID names no guest: {r}")
+    mgr.UndefineMachine("withid", dbus.UInt64(0))
+
+
 def case_create(b):
     """CreateMachine: a transient guest runs (Persistent=false, no file written), and vanishes
     (MachineRemoved, InterfacesRemoved) once it stops; bad input and name clashes are refused."""
     mgr = b.manager()
+    check_identity(b)
     conf_d = os.path.join(b.config_dir, "machine.conf.d")
     before = sorted(os.listdir(conf_d))
     r = b.call_async(mgr.CreateMachine, "{", dbus.UInt64(0))
