@@ -303,6 +303,10 @@ static int qmp_operation(Machine *machine, MachineOperation op, const char *comm
         r = qmp_client_execute(machine->qmp, command, NULL, on_simple_qmp_reply, machine);
         if (r < 0) {
                 machine_op_clear(machine);
+                if (r == -ENOBUFS)
+                        return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED,
+                                                 "QMP queue of %s is full (limit %u).", machine->name,
+                                                 QMP_PENDING_MAX);
                 return r;
         }
         return 0;
