@@ -16,7 +16,8 @@ for f in bin/machinactl libexec/machina/machinad libexec/machina/machina-qmp-sto
          share/dbus-1/services/org.machina.service \
          share/dbus-1/interfaces/org.machina.Manager.xml share/dbus-1/interfaces/org.machina.Machine.xml \
          share/polkit-1/actions/org.machina.policy share/polkit-1/rules.d/machina.rules \
-         lib/tmpfiles.d/machina.conf share/man/man1/machinactl.1 \
+         lib/tmpfiles.d/machina.conf share/man/man1/machinactl.1 share/man/man8/machinad.8 \
+         share/man/man5/machina.conf.json.5 share/man/man8/machina-qmp-stop.8 \
          share/doc/machina/examples/machina.conf.json \
          share/doc/machina/examples/machine.conf.d/demo.conf.json; do
         if [[ ! -e $root/$f ]]; then
@@ -38,6 +39,13 @@ for f in share/polkit-1/rules.d/machina.rules lib/tmpfiles.d/machina.conf \
          share/doc/machina/examples/machina.conf.json; do
         mode=$(stat -c %a "$root/$f")
         [[ $mode == 644 ]] || { echo "mode $mode, not 644: $f"; fail=1; }
+done
+# Man pages (built from docs/*.scd): each titled for its name and section, and renders.
+for f in man1/machinactl.1 man8/machinad.8 man5/machina.conf.json.5 man8/machina-qmp-stop.8; do
+        page=$root/share/man/$f; base=${f#*/}
+        [[ -e $page ]] || continue
+        grep -q "^\.TH \"${base%.*}\" \"${base##*.}\"" "$page" || { echo "bad .TH in $f"; fail=1; }
+        [[ $(MANWIDTH=80 man -l "$page" 2>/dev/null | grep -c .) -gt 10 ]] || { echo "$f does not render"; fail=1; }
 done
 # The examples as installed load and resolve (machinactl reads them offline).
 "$build/cli/machinactl" --config-dir="$root/share/doc/machina/examples" args demo >/dev/null ||
