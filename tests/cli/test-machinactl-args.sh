@@ -34,6 +34,9 @@ expect 1 "unknown option" "$ctl" --frobnicate list
 expect 0 "help lists the bus verbs" "$ctl" --help
 has out "shutdown NAME..."
 has out "--no-ask-password"
+has out "create FILE|-"
+has out "edit NAME"
+has out "monitor [NAME...]"
 for verb in status show start stop shutdown reboot pause resume kill undefine enable disable; do
         expect 1 "$verb without a name" "$ctl" "$verb"
         has err "$verb needs at least one machine name."

@@ -191,6 +191,10 @@ def case_define(b):
         written = json.load(f)
     check(written == d, f"disable changed only autostart: {written}")
     c.run("enable", "nosuch", rc=4)
+    c.run("enable", "--now", "gamma")
+    check(c.prop("gamma", "Autostart") == "yes" and c.prop("gamma", "State") == "running", "enable --now")
+    c.run("disable", "--now", "gamma")
+    check(c.prop("gamma", "Autostart") == "no" and c.prop("gamma", "State") == "stopped", "disable --now")
 
     p = c.run("undefine", "gamma")
     check(p.stdout.strip() == "Undefined machine gamma.", f"undefine: {p.stdout!r}")
