@@ -29,6 +29,7 @@ static const char * const unit_property_signature_table[_UNIT_PROPERTY_TYPE_MAX]
         [UNIT_PROPERTY_UINT32]       = "u",
         [UNIT_PROPERTY_INT32]        = "i",
         [UNIT_PROPERTY_BOOL_STRV]    = "(bas)",
+        [UNIT_PROPERTY_EXEC_EX]      = "a(sasas)",
 };
 
 const char *unit_property_type_signature(UnitPropertyType t) {
@@ -230,6 +231,66 @@ static int build_exec_stop(const MachineDef *m, const UnitContext *ctx, char ***
         return *ret ? 0 : -ENOMEM;
 }
 
+static int tap_helper_path(const UnitContext *ctx, char **ret) {
+        const char *slash;
+
+        if (ctx->tap_helper) {
+                *ret = strdup(ctx->tap_helper);
+                return *ret ? 0 : -ENOMEM;
+        }
+        slash = strrchr(ctx->qmp_stop_helper, '/');
+        if (!slash)
+                return -EINVAL;
+        if (asprintf(ret, "%.*s/machina-tap", (int) (slash - ctx->qmp_stop_helper), ctx->qmp_stop_helper) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static int add_exec_ex(UnitProperties *p, const char *name, bool ignore_failure, char **argv) {
+        int r;
+
+        r = add_strv(p, name, UNIT_PROPERTY_EXEC_EX, ignore_failure, argv);
+        if (r < 0)
+                return r;
+        p->props[p->n_props - 1].privileged = true;
+        return 0;
+}
+
+/* Bridged NICs: QEMU (unprivileged) opens a tap that "machina-tap add" created before, with full
+ * privileges ("+"), in the unit's network namespace; "machina-tap del" removes it after QEMU is
+ * gone, also after a failed start ("-": a cleanup never decides the unit's result). A user
+ * manager cannot create taps: in --user mode QEMU opens taps that already exist. */
+static int build_taps(UnitProperties *p, const MachineDef *m, const UnitContext *ctx) {
+        _cleanup_free_ char *helper = NULL;
+        int r;
+
+        if (ctx->user_mode || !def_has_bridge(m))
+                return 0;
+        r = tap_helper_path(ctx, &helper);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_connections; i++) {
+                const Connection *c = m->connections + i;
+                _cleanup_free_ char *tap = NULL;
+
+                if (c->kind != NETWORK_KIND_BRIDGE)
+                        continue;
+                if (isempty(c->bridge))
+                        return -EINVAL;
+                r = qemu_tap_name(m->name, i, &tap);
+                if (r < 0)
+                        return r;
+                r = add_exec_ex(p, "ExecStartPreEx", false,
+                                strv_new(helper, "add", tap, c->bridge, isempty(ctx->user) ? "root" : ctx->user));
+                if (r < 0)
+                        return r;
+                r = add_exec_ex(p, "ExecStopPostEx", true, strv_new(helper, "del", tap));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int build_sandbox(UnitProperties *p, const MachineDef *m, const UnitContext *ctx, char * const *argv) {
         static const char * const booleans[] = {
                 "NoNewPrivileges", "PrivateTmp", "ProtectKernelTunables", "ProtectKernelModules",
@@ -353,6 +414,9 @@ int unit_properties_build(const MachineDef *m, char * const *argv, const UnitCon
                         return r;
         }
 
+        r = build_taps(&p, m, ctx);
+        if (r < 0)
+                return r;
         r = build_sandbox(&p, m, ctx, argv);
         if (r < 0)
                 return r;
@@ -444,6 +508,12 @@ static void render_one(FILE *f, const UnitProperty *u) {
         case UNIT_PROPERTY_BOOL_STRV:
                 fprintf(f, "%s=%s", n, u->b ? "" : "~");
                 render_words(f, u->strv, false);
+                break;
+        case UNIT_PROPERTY_EXEC_EX:
+                /* "ExecStartPreEx" is ExecStartPre= with its flags as prefixes. */
+                fprintf(f, "%.*s=%s%s", len > 2 && streq(n + len - 2, "Ex") ? (int) len - 2 : (int) len, n,
+                        u->b ? "-" : "", u->privileged ? "+" : "");
+                render_words(f, u->strv, true);
                 break;
         case UNIT_PROPERTY_DEVICE_ALLOW:
                 for (char * const *s = u->strv; s && s[0] && s[1]; s += 2)

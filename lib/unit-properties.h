@@ -20,6 +20,9 @@ typedef enum UnitPropertyType {
         UNIT_PROPERTY_INT32,    /* "i": value in t, as int32_t (SystemCallErrorNumber) */
         UNIT_PROPERTY_BOOL_STRV, /* "(bas)": b = allow-list, strv = entries (SystemCallFilter,
                                   * RestrictAddressFamilies); several of the same name add up */
+        UNIT_PROPERTY_EXEC_EX,  /* "a(sasas)": one command with flags (ExecStartPreEx & co.):
+                                 * b = "ignore-failure" ("-"), privileged = "privileged" ("+");
+                                 * several of the same name add up */
         _UNIT_PROPERTY_TYPE_MAX,
 } UnitPropertyType;
 
@@ -30,6 +33,7 @@ typedef struct UnitProperty {
         bool b;                 /* BOOL */
         uint64_t t;             /* UINT64 */
         char **strv;            /* STRV, EXEC (argv), DEVICE_ALLOW (pairs: node, perms, ...) */
+        bool privileged;        /* EXEC_EX: run with full privileges ("+") */
 } UnitProperty;
 
 typedef struct UnitProperties {
@@ -39,6 +43,8 @@ typedef struct UnitProperties {
 
 typedef struct UnitContext {
         const char *qmp_stop_helper;    /* path of machina-qmp-stop */
+        const char *tap_helper;         /* path of machina-tap; NULL: the one next to
+                                         * qmp_stop_helper (both live in libexecdir) */
         const char *runtime_dir;        /* per-guest runtime dir */
         const char *user;               /* QEMU user; NULL in --user mode (no User=) */
         const char *group;
@@ -47,7 +53,8 @@ typedef struct UnitContext {
                                          * it from the argv's -machine accel= */
 } UnitContext;
 
-/* D-Bus signature of a property's value: "s", "b", "t", "as", "a(sasb)", "a(ss)", "u", "i", "(bas)". */
+/* D-Bus signature of a property's value: "s", "b", "t", "as", "a(sasb)", "a(ss)", "u", "i", "(bas)",
+ * "a(sasas)". */
 const char *unit_property_type_signature(UnitPropertyType t) _pure_;
 
 void unit_properties_done(UnitProperties *p);

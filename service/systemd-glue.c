@@ -214,6 +214,28 @@ int bus_append_unit_properties(sd_bus_message *msg, const UnitProperties *props)
                         for (int k = 0; k < 3 && r >= 0; k++)
                                 r = sd_bus_message_close_container(msg);
                         break;
+                case UNIT_PROPERTY_EXEC_EX: {
+                        char *flags[3] = {}, **f = flags;
+
+                        if (p->b)
+                                *f++ = (char *) "ignore-failure";
+                        if (p->privileged)
+                                *f++ = (char *) "privileged";
+                        r = sd_bus_message_open_container(msg, 'v', "a(sasas)");
+                        if (r >= 0)
+                                r = sd_bus_message_open_container(msg, 'a', "(sasas)");
+                        if (r >= 0)
+                                r = sd_bus_message_open_container(msg, 'r', "sasas");
+                        if (r >= 0)
+                                r = sd_bus_message_append(msg, "s", p->strv[0]);
+                        if (r >= 0)
+                                r = sd_bus_message_append_strv(msg, p->strv);
+                        if (r >= 0)
+                                r = sd_bus_message_append_strv(msg, flags);
+                        for (int k = 0; k < 3 && r >= 0; k++)
+                                r = sd_bus_message_close_container(msg);
+                        break;
+                }
                 case UNIT_PROPERTY_DEVICE_ALLOW:
                         r = sd_bus_message_open_container(msg, 'v', "a(ss)");
                         if (r >= 0)

@@ -90,7 +90,7 @@ def guest_definition(guest_dir, name, variant="acpi", owner=None, autostart=None
 
 
 class MachinadBed:
-    def __init__(self, definitions=(), idle_timeout=0, env=None, machined=False):
+    def __init__(self, definitions=(), idle_timeout=0, env=None, machined=False, netns=False, host=None):
         ensure_qemu_user()
         # Guests run with PrivateTmp= and ProtectHome=: keep everything they must reach out of
         # /tmp and /home (/root). Not under /run either: on the bed /run is a plain directory
@@ -110,7 +110,7 @@ class MachinadBed:
         self.runtime_dir = os.path.join(self.dir, "run")
         os.makedirs(os.path.join(self.config_dir, "machine.conf.d"))
         with open(os.path.join(self.config_dir, "machina.conf.json"), "w") as f:
-            json.dump({"accel": "tcg"}, f)
+            json.dump({"accel": "tcg", **(host or {})}, f)
         for d in definitions:
             self.write_definition(guest_definition(self.guest_dir, **d))
         self.machinad = os.path.join(BUILDDIR, "service", "machinad")
@@ -127,7 +127,8 @@ class MachinadBed:
         policy = [os.path.join(SRCDIR, "dbus", "org.machina.conf")]
         if machined:
             policy.append(MACHINED_POLICY)
-        self.bed = testbed.TestBed(activation_files=[act], bus_policy_files=policy)
+        # netns: guests' units run in a network namespace of the bed's (testbed.TestBed).
+        self.bed = testbed.TestBed(activation_files=[act], bus_policy_files=policy, netns=netns)
         self.bed.up()
         self.conn = dbus.bus.BusConnection(self.bed.address)
         self.signals = []

@@ -10,25 +10,25 @@ meson install -C "$build" --no-rebuild --quiet --destdir "$dest" >/dev/null
 prefix=$(meson introspect "$build" --buildoptions | /usr/bin/python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')
 root=$dest$prefix
 fail=0
-for f in bin/machinactl libexec/machina/machinad libexec/machina/machina-qmp-stop \
+for f in bin/machinactl libexec/machina/machinad libexec/machina/machina-qmp-stop libexec/machina/machina-tap \
          lib/systemd/system/machinad.service lib/sysusers.d/machina.conf \
          share/dbus-1/system.d/org.machina.conf share/dbus-1/system-services/org.machina.service \
          share/dbus-1/services/org.machina.service \
          share/dbus-1/interfaces/org.machina.Manager.xml share/dbus-1/interfaces/org.machina.Machine.xml \
          share/polkit-1/actions/org.machina.policy share/polkit-1/rules.d/machina.rules \
          lib/tmpfiles.d/machina.conf share/man/man1/machinactl.1 share/man/man8/machinad.8 \
-         share/man/man5/machina.conf.json.5 share/man/man8/machina-qmp-stop.8 \
+         share/man/man5/machina.conf.json.5 share/man/man8/machina-qmp-stop.8 share/man/man8/machina-tap.8 \
          share/doc/machina/examples/machina.conf.json \
          share/doc/machina/examples/machine.conf.d/demo.conf.json; do
         if [[ ! -e $root/$f ]]; then
                 echo "missing: $prefix/$f"; fail=1
         fi
 done
-for f in libexec/machina/machinad libexec/machina/machina-qmp-stop bin/machinactl; do
+for f in libexec/machina/machinad libexec/machina/machina-qmp-stop libexec/machina/machina-tap bin/machinactl; do
         [[ -x $root/$f ]] || { echo "not executable: $f"; fail=1; }
 done
 # Modes: binaries 0755, data files 0644, no directory or file writable by group or others.
-for f in libexec/machina/machinad libexec/machina/machina-qmp-stop bin/machinactl; do
+for f in libexec/machina/machinad libexec/machina/machina-qmp-stop libexec/machina/machina-tap bin/machinactl; do
         mode=$(stat -c %a "$root/$f")
         [[ $mode == 755 ]] || { echo "mode $mode, not 755: $f"; fail=1; }
 done
@@ -41,7 +41,7 @@ for f in share/polkit-1/rules.d/machina.rules lib/tmpfiles.d/machina.conf \
         [[ $mode == 644 ]] || { echo "mode $mode, not 644: $f"; fail=1; }
 done
 # Man pages (built from docs/*.scd): each titled for its name and section, and renders.
-for f in man1/machinactl.1 man8/machinad.8 man5/machina.conf.json.5 man8/machina-qmp-stop.8; do
+for f in man1/machinactl.1 man8/machinad.8 man5/machina.conf.json.5 man8/machina-qmp-stop.8 man8/machina-tap.8; do
         page=$root/share/man/$f; base=${f#*/}
         [[ -e $page ]] || continue
         grep -q "^\.TH \"${base%.*}\" \"${base##*.}\"" "$page" || { echo "bad .TH in $f"; fail=1; }

@@ -295,7 +295,7 @@ class TestBed:
         """A bed; usable as a context manager (teardown always, logs dumped on failure)."""
 
         def __init__(self, directory=None, parts=PARTS, activation_files=(), bus_policy_files=None,
-                     polkit_actions=None, owner=None, timeout=30.0, quiet=False):
+                     polkit_actions=None, owner=None, timeout=30.0, quiet=False, netns=False):
                 self.id = secrets.token_hex(4)
                 self.dir = os.path.abspath(directory) if directory else \
                         os.path.join(DEFAULT_PARENT, CGROUP_PREFIX + self.id)
@@ -309,6 +309,9 @@ class TestBed:
                 self.owner = owner if owner is not None else os.getpid()
                 self.timeout = timeout
                 self.quiet = quiet
+                # netns: the manager (and so every unit) runs in a network namespace of its own,
+                # so tests may create bridges and taps without touching the host's network.
+                self.netns = netns
                 self.children = {}
                 self.up_time = self.down_time = None
                 self._conn = None
@@ -477,9 +480,18 @@ class TestBed:
                           'mknod -m 0000 $i/chr c 0 0; mknod -m 0000 $i/blk b 0 0; '
                           '/usr/bin/python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" $i/sock; '
                           'chmod 0000 $i/sock; '
-                          'mount --bind "$0" /dev/kmsg; exec "$@"')
-                self._spawn("systemd", ["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
-                                        os.path.join(tb, "kmsg")] + env, "manager", "systemd-stderr.log")
+                          'mount --bind "$0" /dev/kmsg; ')
+                unshare = ["unshare", "--mount", "--propagation", "private"]
+                if self.netns:
+                        # A fresh namespace has only lo, down. /dev/net/tun is 0666 on a host with
+                        # udev (its default rule) but 0600 here: give the namespace such a node,
+                        # so an unprivileged QEMU opens its tap as it would there.
+                        unshare.append("--net")
+                        script += ('ip link set lo up; mknod -m 0666 /run/systemd/net-tun c 10 200; '
+                                   'mount --bind /run/systemd/net-tun /dev/net/tun; ')
+                script += 'exec "$@"'
+                self._spawn("systemd", unshare + ["sh", "-c", script, os.path.join(tb, "kmsg")] + env,
+                            "manager", "systemd-stderr.log")
 
         def _start_polkit(self):
                 pk = os.path.join(self.dir, "polkit")
@@ -508,6 +520,14 @@ class TestBed:
                 for name, procs in names:
                         wait_for(lambda: owned(name), self.timeout, f"{name} on the bed's bus",
                                  check=self._check_alive("dbus-daemon", *procs))
+
+        def netns_run(self, argv, **kwargs):
+                """Run argv in the manager's network namespace (a bed made with netns=True);
+                subprocess.run's keyword arguments apply."""
+                if not self.netns:
+                        raise TestBedError("this bed has no network namespace of its own")
+                pid = self.children["systemd"].pid
+                return subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net"] + list(argv), **kwargs)
 
         def bus(self):
                 """A (cached) dbus-python connection to the bed's bus."""

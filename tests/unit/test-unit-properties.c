@@ -131,9 +131,66 @@ TEST(user_mode_and_kvm) {
                                            &k), EINVAL);
 }
 
+TEST(taps) {
+        _cleanup_(machine_def_freep) MachineDef *m = test_def_new("alpha");
+        _cleanup_(unit_properties_done) UnitProperties p = {}, u = {}, c = {};
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *text = NULL, *utext = NULL;
+        const UnitProperty *x;
+
+        /* NIC 0 user-mode, NICs 1 and 2 bridged: one add before QEMU and one del after it per tap,
+         * the add privileged ("+"), the del also ignoring failure ("-"). */
+        test_def_add_connection(m, "user", NETWORK_KIND_USER, NULL);
+        test_def_add_connection(m, "lan", NETWORK_KIND_BRIDGE, NULL);
+        test_def_add_connection(m, "lan2", NETWORK_KIND_BRIDGE, NULL);
+        build(m, false, &p, &text);
+        ASSERT_STREQ(unit_property_type_signature(UNIT_PROPERTY_EXEC_EX), "a(sasas)");
+
+        x = find(&p, "ExecStartPreEx", 0);
+        ASSERT_EQ(x->type, UNIT_PROPERTY_EXEC_EX);
+        ASSERT_TRUE(x->privileged && !x->b);
+        ASSERT_EQ(strv_length(x->strv), 5);
+        ASSERT_STREQ(x->strv[0], "/usr/libexec/machina/machina-tap");
+        ASSERT_STREQ(x->strv[1], "add");
+        ASSERT_STREQ(x->strv[2], "mt-alpha-1");
+        ASSERT_STREQ(x->strv[3], "br0");
+        ASSERT_STREQ(x->strv[4], "machina-qemu");
+        ASSERT_STREQ(find(&p, "ExecStartPreEx", 1)->strv[2], "mt-alpha-2");
+        ASSERT_TRUE(!find(&p, "ExecStartPreEx", 2));
+        x = find(&p, "ExecStopPostEx", 1);
+        ASSERT_TRUE(x->privileged && x->b);
+        ASSERT_EQ(strv_length(x->strv), 3);
+        ASSERT_STREQ(x->strv[1], "del");
+        ASSERT_STREQ(x->strv[2], "mt-alpha-2");
+        ASSERT_TRUE(strstr(text, "\nExecStartPre=+/usr/libexec/machina/machina-tap add mt-alpha-1 br0 machina-qemu\n"));
+        ASSERT_TRUE(strstr(text, "\nExecStopPost=-+/usr/libexec/machina/machina-tap del mt-alpha-2\n"));
+        ASSERT_TRUE(!find(&p, "PrivateNetwork", 0));
+        ASSERT_STREQ(find(&p, "DeviceAllow", 0)->strv[0], "/dev/net/tun");
+
+        /* The tap names of the argv are the helper's. */
+        ASSERT_OK(qemu_argv_build(m, NULL, QEMU, ACCEL_TCG, &(RuntimePaths) { .dir = RTDIR }, &argv));
+        for (size_t i = 0; argv[i]; i++)
+                if (strstr(argv[i], "ifname="))
+                        ASSERT_TRUE(strstr(argv[i], "ifname=mt-alpha-1,") || strstr(argv[i], "ifname=mt-alpha-2,"));
+
+        /* An explicit helper path wins; QEMU as root gives the tap to root. */
+        ASSERT_OK(unit_properties_build(m, argv, &(UnitContext) {
+                        .qmp_stop_helper = "/x/qmp-stop", .tap_helper = "/y/tap", .runtime_dir = RTDIR,
+                }, &c));
+        ASSERT_STREQ(find(&c, "ExecStartPreEx", 0)->strv[0], "/y/tap");
+        ASSERT_STREQ(find(&c, "ExecStartPreEx", 0)->strv[4], "root");
+
+        /* A user manager cannot create taps: none of it in --user mode. */
+        build(m, true, &u, &utext);
+        ASSERT_TRUE(!find(&u, "ExecStartPreEx", 0));
+        ASSERT_TRUE(!find(&u, "ExecStopPostEx", 0));
+        ASSERT_TRUE(!strstr(utext, "machina-tap"));
+}
+
 int main(void) {
         RUN(names);
         RUN(system_unit);
         RUN(user_mode_and_kvm);
+        RUN(taps);
         return 0;
 }
