@@ -21,13 +21,10 @@ import tempfile
 import time
 
 import testbed
+from e2e import Failure  # noqa: F401 - the bed tests' failure type (tests/integration)
 
 SSHD = "/usr/sbin/sshd"
 SSH = "/usr/bin/ssh"
-
-
-class Failure(Exception):
-    pass
 
 
 def free_port():
