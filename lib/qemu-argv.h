@@ -26,8 +26,9 @@ int qemu_argv_build(const MachineDef *m, const HostConfig *host, const char *emu
 
 /* The tap device of a bridged connection: derived from the machine name and the connection's
  * index, at most 15 bytes (IFNAMSIZ - 1), deterministic. "mt-<name>-<index>" when that fits,
- * else "mh-<8 hex digits of a hash of the name>-<index>". machinad creates the tap under this
- * name before the start (QEMU runs unprivileged and only opens it). */
+ * else "mh-<8 hex digits of the FNV-1a hash of the name>-<index>". The unit's "ExecStartPre=+
+ * machina-tap add" creates the tap under this name (QEMU runs unprivileged and only opens it);
+ * its "ExecStopPost=" removes it. */
 int qemu_tap_name(const char *machine_name, size_t index, char **ret);
 
 /* Look up an emulator name in $PATH (or return a copy of an absolute/relative path). systemd
