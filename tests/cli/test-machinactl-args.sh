@@ -107,6 +107,9 @@ EOC
         has err "machinad (org.machina) cannot be reached"
         expect 1 "edit, bus without machinad" "$ctl" edit alpha
         has err "cannot be reached"
+        echo '{"name": "tau"}' >"$tmp/tau.json"
+        expect 1 "create, bus without machinad" "$ctl" --no-ask-password create "$tmp/tau.json"
+        has err "Failed to create a machine from $tmp/tau.json: machinad (org.machina) cannot be reached"
         DBUS_SESSION_BUS_ADDRESS="unix:path=$tmp/bus" expect 1 "--user uses the session bus" "$ctl" --user list
         has err "cannot be reached"
 fi

@@ -360,7 +360,15 @@ def case_edit(b):
         env = dict(c.env, EDIT_MODE=mode, EDIT_LOG=log, TMPDIR=tmpdir)
         for k in ("SYSTEMD_EDITOR", "EDITOR", "VISUAL"):
             env.pop(k, None)
-        env[env_editor] = editor
+        if env_editor:
+            env[env_editor] = editor
+        else:
+            # No variable set: "editor" from $PATH, as systemctl edit falls back to.
+            bindir = os.path.join(b.dir, "bin")
+            os.makedirs(bindir, exist_ok=True)
+            if not os.path.exists(os.path.join(bindir, "editor")):
+                os.symlink(editor, os.path.join(bindir, "editor"))
+            env["PATH"] = bindir + ":" + env["PATH"]
         if env_editor == "SYSTEMD_EDITOR":
             env["EDITOR"] = "/bin/false"    # $SYSTEMD_EDITOR wins over $EDITOR
         saved, c.env = c.env, env
@@ -376,7 +384,7 @@ def case_edit(b):
 
     with open(conf) as f:
         original = f.read()
-    p, tmp = edit("keep")
+    p, tmp = edit("keep", env_editor=None)
     check(p.stdout.strip() == "No changes to alpha.", f"unchanged: {p.stdout!r}")
     check(not os.path.exists(tmp), "temp file removed")
     with open(conf) as f:
