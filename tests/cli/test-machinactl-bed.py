@@ -96,7 +96,8 @@ def case_list(b):
     comp = os.path.join(HERE, "..", "..", "cli", "machinactl.bash-completion")
     script = ('. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _machinactl; echo "${COMPREPLY[*]}"')
     env = dict(c.env, PATH=os.path.dirname(MACHINACTL) + ":" + os.environ["PATH"])
-    for words, want in ((["start", ""], "alpha beta"), (["status", "b"], "beta"), (["stop", ""], "")):
+    for words, want in ((["start", ""], "alpha beta"), (["status", "b"], "beta"), (["stop", ""], ""),
+                        (["edit", "a"], "alpha"), (["monitor", ""], "alpha beta")):
         got = subprocess.run(["bash", "-c", script, "_", comp, "machinactl", *words], env=env,
                              capture_output=True, text=True, timeout=30).stdout.strip()
         check(got == want, f"completion of {words}: {got!r}, expected {want!r}")
