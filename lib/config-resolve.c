@@ -14,6 +14,7 @@
 #include "config-internal.h"
 #include "identifiers.h"
 #include "pattern.h"
+#include "references.h"
 
 /* Where a merged item was written: tag < 0 is the machine file, else host->tags[tag]. */
 typedef struct Origin {
@@ -454,7 +455,7 @@ static int resolve_volume(Resolver *r, size_t i) {
         if (v->storage) {
                 const Storage *s = NULL;
                 size_t si = 0;
-                _cleanup_free_ char *spath = NULL;
+                _cleanup_free_ char *spath = NULL, *pool_dir = NULL;
 
                 for (; r->host && si < r->host->n_storage && !s; si++)
                         if (streq(r->host->storage[si].name, v->storage))
@@ -477,6 +478,15 @@ static int resolve_volume(Resolver *r, size_t i) {
                 if (v->path[0] != '/')
                         return ctx_error(&r->host_ctx, spath, "pattern '%s' gives '%s', not an absolute path",
                                          s->pattern, v->path);
+                /* For every caller, root too: a variable must not lead a volume out of its pool.
+                 * Reported at the volume: the definition chose the values, not the host file. */
+                k = storage_pool_contains(s, v->path, &pool_dir);
+                if (k < 0)
+                        return k;
+                if (k == 0)
+                        return res_error(r, o.tag, sub,
+                                         "storage '%s' gives '%s' (pattern '%s'), which leaves the pool directory '%s': a value in it has a '.' or '..' component",
+                                         v->storage, v->path, s->pattern, pool_dir);
                 if (v->format == VOLUME_FORMAT_UNSET)
                         v->format = s->format;
         } else {

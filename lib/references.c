@@ -51,23 +51,55 @@ static bool path_is_below(const char *path, const char *dir) {
         return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] != 0;
 }
 
-char *storage_pool_directory(const Storage *s) {
+/* 0 with *ret = NULL when s confines nothing, 0 with the directory, or -ENOMEM. */
+static int pool_directory(const Storage *s, char **ret) {
         _cleanup_free_ char *prefix = NULL, *dir = NULL;
         char *slash;
 
+        *ret = NULL;
         if (!s || !s->pattern || s->pattern[0] != '/')
-                return NULL;
+                return 0;
         prefix = strndup(s->pattern, strcspn(s->pattern, "$"));
         if (!prefix)
-                return NULL;
+                return -ENOMEM;
         slash = strrchr(prefix, '/');
         *slash = 0;
         if (!path_is_clean_absolute(prefix[0] ? prefix : "/"))
-                return NULL;
+                return 0;
         dir = path_collapse(prefix);
-        if (!dir || dir[0] == 0 || streq(dir, "/"))
-                return NULL;            /* a pool at "/" would confine nothing */
-        return TAKE_PTR(dir);
+        if (!dir)
+                return -ENOMEM;
+        if (dir[0] == 0 || streq(dir, "/"))
+                return 0;               /* a pool at "/" would confine nothing */
+        *ret = TAKE_PTR(dir);
+        return 0;
+}
+
+char *storage_pool_directory(const Storage *s) {
+        char *dir;
+
+        return pool_directory(s, &dir) < 0 ? NULL : dir;
+}
+
+int storage_pool_contains(const Storage *s, const char *path, char **ret_dir) {
+        _cleanup_free_ char *dir = NULL, *lexical = NULL;
+        int r;
+
+        r = pool_directory(s, &dir);
+        if (r < 0)
+                return r;
+        if (!dir)
+                return 1;
+        if (path_is_clean_absolute(path)) {
+                lexical = path_collapse(path);
+                if (!lexical)
+                        return -ENOMEM;
+                if (path_is_below(lexical, dir))
+                        return 1;
+        }
+        if (ret_dir)
+                *ret_dir = TAKE_PTR(dir);
+        return 0;
 }
 
 /* Resolve symlinks in the longest existing ancestor of a clean absolute path and append the
@@ -127,10 +159,13 @@ static int pools_load(const HostConfig *host, Pools *ret) {
         if (!ret->lexical || !ret->resolved)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *dir = storage_pool_directory(host->storage + i);
+                _cleanup_free_ char *dir = NULL;
                 char *res = NULL;
                 int r;
 
+                r = pool_directory(host->storage + i, &dir);
+                if (r < 0)
+                        return r;
                 if (!dir)
                         continue;
                 r = resolve_existing(dir, &res);

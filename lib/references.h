@@ -36,3 +36,10 @@ int definition_check_references(const MachineDef *resolved, const HostConfig *ho
 /* The directory that confines storage pool s (see above), or NULL if it confines nothing.
  * Caller frees. Exposed for tests and docs. */
 char *storage_pool_directory(const Storage *s);
+
+/* Whether path, expanded from pool s's pattern, stays lexically inside the pool: 1 when it is
+ * strictly below storage_pool_directory(s) with no "." or ".." component, or when s confines
+ * nothing; 0 when it leaves, with the directory in *ret_dir (optional, caller frees); -ENOMEM.
+ * Applies to every caller, root too (config-resolve.c): a variable holding ".." must not lead a
+ * pool's volume out of the pool. Reads nothing from the file system. */
+int storage_pool_contains(const Storage *s, const char *path, char **ret_dir);

@@ -84,12 +84,25 @@ static int reply_invalid_config(Diagnostics *diag, sd_bus_error *error) {
                                  first ?: "Invalid definition.");
 }
 
+/* -EPERM from the reference check: the first offending reference (file, JSON path, why). */
+static int reply_references_denied(Diagnostics *diag, sd_bus_error *error) {
+        _cleanup_free_ char *first = diagnostics_first_error(diag);
+
+        if (diag->n_errors > 1)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Access denied: %s (and %zu more)", strna(first),
+                                         diag->n_errors - 1);
+        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: %s",
+                                 strna(first));
+}
+
 static int method_define_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(diagnostics_done) Diagnostics diag = {};
         Manager *m = userdata;
         Machine *machine;
         const char *json;
         uint64_t flags;
+        uid_t uid;
         int r;
 
         r = sd_bus_message_read(message, "st", &json, &flags);
@@ -102,7 +115,10 @@ static int method_define_machine(sd_bus_message *message, void *userdata, sd_bus
         if (r <= 0)
                 return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
 
-        r = manager_define_machine(m, json, flags, &diag, &machine);
+        r = bus_message_get_sender_uid(message, &uid);
+        if (r < 0)
+                return r;
+        r = manager_define_machine(m, json, flags, uid, &diag, &machine);
         if (r == -E2BIG)
                 return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED,
                                          "Too many machines: the limit is %u.", m->machines_max);
@@ -114,6 +130,8 @@ static int method_define_machine(sd_bus_message *message, void *userdata, sd_bus
                                          "A transient machine with this name is running.");
         if (r == -EINVAL)
                 return reply_invalid_config(&diag, error);
+        if (r == -EPERM)
+                return reply_references_denied(&diag, error);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(message, "o", machine->path);
@@ -254,6 +272,7 @@ static int method_create_machine(sd_bus_message *message, void *userdata, sd_bus
         Machine *machine;
         const char *json;
         uint64_t flags;
+        uid_t uid;
         int r;
 
         r = sd_bus_message_read(message, "st", &json, &flags);
@@ -266,7 +285,10 @@ static int method_create_machine(sd_bus_message *message, void *userdata, sd_bus
         if (r <= 0)
                 return r < 0 ? r : 1;   /* 0: parked for polkit, we will be called again */
 
-        r = manager_create_machine(m, json, &diag, &machine);
+        r = bus_message_get_sender_uid(message, &uid);
+        if (r < 0)
+                return r;
+        r = manager_create_machine(m, json, uid, &diag, &machine);
         if (r == -E2BIG)
                 return sd_bus_error_setf(error, BUS_ERROR_LIMITS_EXCEEDED,
                                          "Too many machines: the limit is %u.", m->machines_max);
@@ -275,6 +297,8 @@ static int method_create_machine(sd_bus_message *message, void *userdata, sd_bus
                                          "A machine with this name already exists.");
         if (r == -EINVAL)
                 return reply_invalid_config(&diag, error);
+        if (r == -EPERM)
+                return reply_references_denied(&diag, error);
         if (r < 0)
                 return r;
 

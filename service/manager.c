@@ -12,6 +12,7 @@
 #include "manager-transient.h"
 #include "machine-lifecycle.h"
 #include "polkit.h"
+#include "references.h"
 #include "systemd-glue.h"
 
 static void machine_free_void(gpointer p) {
@@ -90,6 +91,18 @@ static void log_diagnostics(const Diagnostics *diag) {
 static int resolve(Manager *m, const MachineDef *def, unsigned index, MachineDef **ret,
                    Diagnostics *diag) {
         return machine_def_resolve(def, m->host, index, ret, diag);
+}
+
+/* What caller may reference (docs/security.md, lib/references.h), checked after resolving and
+ * before anything is written or started. The rules guard what machinad does with more rights than
+ * its caller: a caller with machinad's own uid (root, or the user of a --user daemon, which
+ * serves no one else) gains nothing and is not checked. Reload() is not checked either: it reads
+ * files that only root could write. */
+static int check_references(const MachineDef *resolved, const HostConfig *host, uid_t caller,
+                            Diagnostics *diag) {
+        if (caller == geteuid())
+                return 0;
+        return definition_check_references(resolved, host, caller, diag);
 }
 
 static int add_machine(Manager *m, MachineDef *def, MachineDef *resolved, bool persistent,
@@ -387,8 +400,8 @@ Machine *manager_get_machine_by_path(Manager *m, const char *path) {
         return NULL;
 }
 
-int manager_define_machine(Manager *m, const char *json, uint64_t flags, Diagnostics *diag,
-                           Machine **ret) {
+int manager_define_machine(Manager *m, const char *json, uint64_t flags, uid_t caller,
+                           Diagnostics *diag, Machine **ret) {
         _cleanup_(machine_def_freep) MachineDef *def = NULL, *resolved = NULL;
         _cleanup_free_ char *dir = NULL, *data = NULL;
         Machine *existing;
@@ -412,6 +425,9 @@ int manager_define_machine(Manager *m, const char *json, uint64_t flags, Diagnos
                 return -E2BIG;
 
         r = resolve(m, def, existing ? existing->resolved->index : m->next_index, &resolved, diag);
+        if (r < 0)
+                return r;
+        r = check_references(resolved, m->host, caller, diag);
         if (r < 0)
                 return r;
 
@@ -482,7 +498,8 @@ bool manager_is_idle(Manager *m) {
         return true;
 }
 
-int manager_create_machine(Manager *m, const char *json, Diagnostics *diag, Machine **ret) {
+int manager_create_machine(Manager *m, const char *json, uid_t caller, Diagnostics *diag,
+                           Machine **ret) {
         _cleanup_(machine_def_freep) MachineDef *def = NULL, *resolved = NULL;
         _cleanup_free_ char *name = NULL;
         size_t len = strlen(json);
@@ -499,6 +516,9 @@ int manager_create_machine(Manager *m, const char *json, Diagnostics *diag, Mach
         if (!manager_may_add_machine(m))
                 return -E2BIG;
         r = resolve(m, def, m->next_index, &resolved, diag);
+        if (r < 0)
+                return r;
+        r = check_references(resolved, m->host, caller, diag);
         if (r < 0)
                 return r;
         /* Recorded before its unit exists, so a machinad restart never loses a running guest. */

@@ -62,16 +62,18 @@ Machine *manager_get_machine_by_unit(Manager *m, const char *unit);
 int manager_adopt_running(Manager *m);
 
 /* Validate, resolve and write a definition; diag says what is wrong on -EINVAL. Returns -EEXIST
- * when the name exists and REPLACE is not set. */
-int manager_define_machine(Manager *m, const char *json, uint64_t flags, Diagnostics *diag,
-                           Machine **ret);
+ * when the name exists and REPLACE is not set, -EPERM (reasons in diag) when caller may not
+ * reference what the definition names (lib/references.h; not for the daemon's own uid). */
+int manager_define_machine(Manager *m, const char *json, uint64_t flags, uid_t caller,
+                           Diagnostics *diag, Machine **ret);
 /* Room for one more guest? */
 bool manager_may_add_machine(Manager *m);
 
 /* CreateMachine: validate and resolve like DefineMachine, publish a transient guest (never
  * written to disk). The caller starts it; it is removed once it stops (manager_schedule_gc()).
- * -EEXIST when the name exists. */
-int manager_create_machine(Manager *m, const char *json, Diagnostics *diag, Machine **ret);
+ * -EEXIST when the name exists, -EPERM as manager_define_machine(). */
+int manager_create_machine(Manager *m, const char *json, uid_t caller, Diagnostics *diag,
+                           Machine **ret);
 /* Remove stopped transient guests soon, from the event loop (never under a caller's feet). */
 void manager_schedule_gc(Manager *m);
 /* -ENXIO unknown, -EBUSY while running. Deletes the definition file, never disk images. */

@@ -12,7 +12,8 @@
 static const char host_json[] =
         "{\"storage\": [{\"name\": \"pool\", \"type\": \"qcow2\", \"pattern\": \"/srv/${machine-name}/${volume}.qcow2\"},"
         "   {\"name\": \"broken\", \"pattern\": \"/srv/${nope}\"},"
-        "   {\"name\": \"rel\", \"pattern\": \"$volume\"}],"
+        "   {\"name\": \"rel\", \"pattern\": \"$volume\"},"
+        "   {\"name\": \"byvar\", \"pattern\": \"/srv/vm/${dir}/${volume}.img\"}],"
         " \"network\": [{\"name\": \"lan\", \"type\": \"bridge\", \"bridge\": \"br-${site}\"},"
         "   {\"name\": \"badbr\", \"type\": \"bridge\", \"bridge\": \"${machine-name}-too-long-bridge\"}],"
         " \"tag\": [{\"name\": \"t1\", \"vars\": {\"site\": \"tag1\", \"only1\": \"one\"},"
@@ -23,7 +24,8 @@ static const char host_json[] =
         "   {\"name\": \"t2\", \"vars\": {\"site\": \"tag2\"}, \"attrs\": {\"cpu\": {\"count\": 8}, \"guest-agent\": false,"
         "       \"console\": \"none\"},"
         "     \"volumes\": [{\"name\": \"scratch\", \"path\": \"/tag2/scratch\"}]},"
-        "   {\"name\": \"t3\", \"volumes\": [{\"name\": \"bad\", \"storage\": \"missing\"}]}],"
+        "   {\"name\": \"t3\", \"volumes\": [{\"name\": \"bad\", \"storage\": \"missing\"}]},"
+        "   {\"name\": \"t4\", \"vars\": {\"dir\": \"..\"}, \"volumes\": [{\"name\": \"up\", \"storage\": \"byvar\"}]}],"
         " \"processor\": {\"count\": 3, \"model\": \"max\"},"
         " \"mediated-device\": [{\"class\": \"gpu\", \"parent\": \"0000:00:02.0\", \"type\": \"i915-GVTg_V5_4\"}]}";
 
@@ -194,6 +196,46 @@ TEST(patterns) {
                      "$.network[1].bridge", "not a valid bridge name");
 }
 
+/* A value reaching a pool's pattern must not lead the volume out of the pool directory
+ * (/srv/vm for "/srv/vm/${dir}/${volume}.img"), whoever defines it: root too. */
+TEST(pool_confinement) {
+        static const char *const inside[] = { "a", "a/b", "", "/", "a..b", "...", ".hidden" };
+        static const char *const outside[] = { "..", "../../etc", "a/../..", "a/../b", ".", "./a", "a/.." };
+
+        for (size_t i = 0; i < ELEMENTSOF(inside); i++) {
+                _cleanup_free_ char *json = NULL;
+                _cleanup_(machine_def_freep) MachineDef *m = NULL;
+
+                ASSERT_TRUE(asprintf(&json, "{\"name\": \"a\", \"vars\": {\"dir\": \"%s\"},"
+                                     " \"volumes\": [{\"name\": \"v\", \"storage\": \"byvar\"}]}", inside[i]) >= 0);
+                m = resolve_ok(json, 0);
+                ASSERT_TRUE(strncmp(m->volumes[0].path, "/srv/vm/", 8) == 0);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(outside); i++) {
+                _cleanup_free_ char *json = NULL;
+
+                ASSERT_TRUE(asprintf(&json, "{\"name\": \"a\", \"vars\": {\"dir\": \"%s\"},"
+                                     " \"volumes\": [{\"name\": \"v\", \"storage\": \"byvar\"}]}", outside[i]) >= 0);
+                expect_error(json, F, "$.volumes[0].storage", "leaves the pool directory '/srv/vm'");
+        }
+        /* Through a built-in the definer writes freely, nested in a variable. */
+        expect_error("{\"name\": \"a\", \"description\": \"../../etc\", \"vars\": {\"dir\": \"${machine-description}\"},"
+                     " \"volumes\": [{\"name\": \"v\", \"storage\": \"byvar\"}]}",
+                     F, "$.volumes[0].storage", "gives '/srv/vm/../../etc/v.img'");
+        /* A volume brought in by a tag is reported where the tag writes it. */
+        expect_error("{\"name\": \"a\", \"tags\": [\"t4\"]}", H, "$.tag[3].volumes[0].storage",
+                     "storage 'byvar' gives '/srv/vm/../up.img'");
+        /* The machine's own value wins over the tag's (first definition wins), so it is inside. */
+        _cleanup_(machine_def_freep) MachineDef *m =
+                resolve_ok("{\"name\": \"a\", \"tags\": [\"t4\"], \"vars\": {\"dir\": \"x\"}}", 0);
+        ASSERT_STREQ(m->volumes[0].path, "/srv/vm/x/up.img");
+        /* An explicit path names what it names: only the definer reference check (not root's)
+         * limits it (lib/references.c). */
+        _cleanup_(machine_def_freep) MachineDef *e =
+                resolve_ok("{\"name\": \"a\", \"volumes\": [{\"name\": \"v\", \"path\": \"/srv/vm/../../etc/x\"}]}", 0);
+        ASSERT_STREQ(e->volumes[0].path, "/srv/vm/../../etc/x");
+}
+
 TEST(identifiers) {
         _cleanup_(machine_def_freep) MachineDef *m =
                 resolve_ok("{\"name\": \"alpha\", \"id\": \"0f6b2e8a-5d0c-4c1e-9a57-3f2d8b1c7e40\","
@@ -272,6 +314,7 @@ int main(void) {
         RUN(tag_errors_point_at_host_file);
         RUN(references);
         RUN(patterns);
+        RUN(pool_confinement);
         RUN(identifiers);
         RUN(no_id_uses_zero_uuid);
         RUN(input_untouched_and_resolved_round_trip);

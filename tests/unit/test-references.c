@@ -106,6 +106,35 @@ TEST(pool_directory) {
         }
 }
 
+TEST(pool_contains) {
+        const struct { const char *pattern, *path; int want; } cases[] = {
+                { "/srv/vm/${dir}/${volume}.img", "/srv/vm/a/d.img",             1 },
+                { "/srv/vm/${dir}/${volume}.img", "/srv/vm//d.img",              1 },
+                { "/srv/vm/${dir}/${volume}.img", "/srv/vm/../d.img",            0 },
+                { "/srv/vm/${dir}/${volume}.img", "/srv/vm/a/../../etc/shadow",  0 },
+                { "/srv/vm/${dir}/${volume}.img", "/srv/vm/./d.img",             0 },
+                { "/srv/vm/${dir}",               "/srv/vm/",                    0 },   /* the directory itself */
+                { "/srv/vm-${volume}.img",        "/srv/vm-d.img",               1 },
+                { "//srv//vm/${volume}",          "//srv//vm//d",                1 },
+                { "/${dir}/${volume}",            "/../etc/shadow",              1 },   /* confines nothing */
+                { "${base}/${volume}",            "/../etc/shadow",              1 },   /* confines nothing */
+                { "/fixed/file.img",              "/fixed/file.img",             1 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Storage s = { .name = (char *) "p", .pattern = (char *) cases[i].pattern };
+                _cleanup_free_ char *dir = NULL;
+                int r = storage_pool_contains(&s, cases[i].path, &dir);
+
+                if (r != cases[i].want) {
+                        fprintf(stderr, "%s, %s: got %d, want %d\n", cases[i].pattern, cases[i].path, r, cases[i].want);
+                        abort();
+                }
+                ASSERT_TRUE(r == 0 ? !!dir : !dir);
+        }
+        ASSERT_EQ(storage_pool_contains(&(Storage) { .pattern = (char *) "/srv/vm/${v}" }, "/srv/x", NULL), 0);
+}
+
 TEST(root_may_reference_anything) {
         EXPECT_OK(0, "{\"name\": \"a\", \"owner\": 1000, \"volumes\": [{\"name\": \"d\", \"path\": \"/etc/shadow\"}],"
                      " \"attrs\": {\"kernel\": {\"path\": \"/boot/x\"}}}");
@@ -234,6 +263,7 @@ static void cleanup(void) {
 int main(void) {
         setup();
         RUN(pool_directory);
+        RUN(pool_contains);
         RUN(root_may_reference_anything);
         RUN(inside_pools);
         RUN(outside_lexically);
