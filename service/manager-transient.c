@@ -126,7 +126,11 @@ int manager_transient_list(Manager *m, char ***ret) {
                 size_t n = strlen(de->d_name);
                 char *name;
 
-                /* Skips ".", "..", and temp files of an interrupted write (".#…"). */
+                /* A temp file of a write that was interrupted (machinad killed): never complete. */
+                if (strncmp(de->d_name, ".#", 2) == 0) {
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+                        continue;
+                }
                 if (n <= sl || !streq(de->d_name + n - sl, TRANSIENT_SUFFIX))
                         continue;
                 name = strndup(de->d_name, n - sl);

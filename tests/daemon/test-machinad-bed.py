@@ -330,6 +330,9 @@ def transient_survives_daemon(b):
     ghost = os.path.join(tdir, "ghost.json")
     with open(ghost, "w") as f:
         json.dump({"machine-index": 7, "definition": guest_definition(b.guest_dir, "ghost")}, f)
+    partial = os.path.join(tdir, ".#ghost.Xy12Ab")     # a write killed before its rename
+    with open(partial, "w") as f:
+        f.write('{"machine-index": 8, "defin')
 
     old = b.daemon_pid()
     os.kill(old, signal.SIGKILL)
@@ -338,7 +341,7 @@ def transient_survives_daemon(b):
     listed = sorted(str(n) for n, _, _, _ in mgr.ListMachines())    # activates a new machinad
     check(b.daemon_pid() != old, "a new machinad answered")
     check(listed == ["alpha", "tr2"], f"tr2 listed again, ghost not: {listed}")
-    check(not os.path.exists(ghost), "stale record removed")
+    check(not os.path.exists(ghost) and not os.path.exists(partial), "stale record and temp file removed")
     pump_until(lambda: b.props(path)["State"] == "paused", 30, "tr2 re-adopted paused")
     p = b.props(path)
     check(p["StateReason"] == "adopted" and not p["Persistent"] and int(p["MainPID"]) == pid,
