@@ -250,6 +250,14 @@ static int load_into(Manager *m, char ***ret_report) {
         }
         machine_defs_free(defs, n);
         m->next_index = (unsigned) n;
+        /* Transient guests keep their machine-index: a new one must not reuse it. */
+        g_hash_table_iter_init(&it, m->machines);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                Machine *machine = value;
+
+                if (!machine->persistent && machine->resolved->index >= m->next_index)
+                        m->next_index = machine->resolved->index + 1;
+        }
         r = (int) strv_length(report);
         if (ret_report)
                 *ret_report = TAKE_PTR(report);

@@ -266,7 +266,6 @@ def case_create(b):
     """CreateMachine: a transient guest runs (Persistent=false, no file written), and vanishes
     (MachineRemoved, InterfacesRemoved) once it stops; bad input and name clashes are refused."""
     mgr = b.manager()
-    check_identity(b)
     conf_d = os.path.join(b.config_dir, "machine.conf.d")
     before = sorted(os.listdir(conf_d))
     r = b.call_async(mgr.CreateMachine, "{", dbus.UInt64(0))
@@ -277,8 +276,16 @@ def case_create(b):
     check(r[:2] == ("error", "org.freedesktop.DBus.Error.InvalidArgs"), f"unknown flags: {r}")
     check(sorted(str(n) for n, _, _, _ in mgr.ListMachines()) == ["alpha"], "nothing created")
 
-    r = b.call_async(mgr.CreateMachine, json.dumps(guest_definition(b.guest_dir, "tr")), dbus.UInt64(0))
+    tr = guest_definition(b.guest_dir, "tr")
+    tr["vars"] = {"index": "${machine-index}"}
+    r = b.call_async(mgr.CreateMachine, json.dumps(tr), dbus.UInt64(0))
     check(r[0] == "ok", f"CreateMachine: {r}")
+    # Reload recounts the defined guests; the machine-index of a running transient one stays its own.
+    mgr.Reload()
+    mgr.DefineMachine(json.dumps({"name": "probe", "vars": tr["vars"]}), dbus.UInt64(0))
+    index = {n: json.loads(str(b.machine(n)[1].GetConfig()))["vars"]["index"] for n in ("tr", "probe")}
+    check(index["tr"] != index["probe"], f"machine-index reused after Reload: {index}")
+    mgr.UndefineMachine("probe", dbus.UInt64(0))
     path = str(r[1])
     check(path == "/org/machina/machine/tr", f"path {path}")
     p = b.props(path)
@@ -307,6 +314,7 @@ def case_create(b):
     pump_until(lambda: sorted(str(n) for n, _, _, _ in mgr.ListMachines()) == ["alpha"], 10,
                "failed transient removed")
     check(os.listdir(os.path.join(b.runtime_dir, ".transient")) == [], "no transient records left")
+    check_identity(b)
     transient_survives_daemon(b)
 
 
