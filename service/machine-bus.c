@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include "bus-label.h"
 #include "bus-util.h"
 #include "config.h"
 #include "console.h"
@@ -306,13 +307,77 @@ const sd_bus_vtable machine_vtable[] = {
 
 int machine_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
                         void **found, sd_bus_error *error) {
+        _cleanup_free_ char *name = NULL;
         Machine *machine;
+        size_t n = strlen(MACHINE_PATH_PREFIX "/");
 
-        machine = manager_get_machine_by_path(userdata, path);
-        if (!machine)
+        /* A hash lookup by the unescaped label: sd-bus calls this for every object and every
+         * interface, so a scan of all guests here made GetManagedObjects quadratic. */
+        if (strncmp(path, MACHINE_PATH_PREFIX "/", n) != 0)
+                return 0;
+        name = bus_label_unescape(path + n);
+        if (!name)
+                return errno == ENOMEM ? -ENOMEM : 0;
+        machine = manager_get_machine(userdata, name);
+        if (!machine || !streq(machine->path, path))
                 return 0;
         *found = machine;
         return 1;
+}
+
+/* sd-bus's own handling of a property without a getter (the field at the offset). */
+static int append_field(sd_bus_message *reply, const sd_bus_vtable *v, void *userdata) {
+        void *p = (uint8_t *) userdata + v->x.property.offset;
+
+        if (streq(v->x.property.signature, "as"))
+                return sd_bus_message_append_strv(reply, *(char ***) p);
+        switch (v->x.property.signature[0]) {
+        case SD_BUS_TYPE_STRING:
+        case SD_BUS_TYPE_SIGNATURE:
+                return sd_bus_message_append_basic(reply, v->x.property.signature[0],
+                                                   strempty(*(char **) p));
+        case SD_BUS_TYPE_OBJECT_PATH:
+                return sd_bus_message_append_basic(reply, v->x.property.signature[0], *(char **) p);
+        default:
+                return sd_bus_message_append_basic(reply, v->x.property.signature[0], p);
+        }
+}
+
+int machine_bus_append_properties(sd_bus_message *reply, Machine *machine, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        /* The vtable itself, so this can never disagree with Properties.GetAll. */
+        for (const sd_bus_vtable *v = machine_vtable + 1; v->type != _SD_BUS_VTABLE_END; v++) {
+                if (!IN_SET(v->type, _SD_BUS_VTABLE_PROPERTY, _SD_BUS_VTABLE_WRITABLE_PROPERTY) ||
+                    (v->flags & (SD_BUS_VTABLE_HIDDEN | SD_BUS_VTABLE_PROPERTY_EXPLICIT)))
+                        continue;
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append_basic(reply, 's', v->x.property.member);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_open_container(reply, 'v', v->x.property.signature);
+                if (r < 0)
+                        return r;
+                if (v->x.property.get)
+                        r = v->x.property.get(machine->manager->bus, machine->path, MACHINE_INTERFACE,
+                                              v->x.property.member, reply, machine, error);
+                else
+                        r = append_field(reply, v, machine);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_close_container(reply);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_close_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
 }
 
 int machine_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,

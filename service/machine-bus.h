@@ -11,6 +11,9 @@ extern const sd_bus_vtable machine_vtable[];
 
 int machine_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
                         void **found, sd_bus_error *error);
+/* The org.machina.Machine properties as a{sv}, through machine_vtable's own getters: exactly
+ * what Properties.GetAll returns. */
+int machine_bus_append_properties(sd_bus_message *reply, Machine *machine, sd_bus_error *error);
 int machine_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
                             sd_bus_error *error);
 

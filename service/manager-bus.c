@@ -360,6 +360,70 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_END
 };
 
+/* GetManagedObjects on /org/machina, in place of sd-bus's generic one, which walks every vtable
+ * of every path prefix and looks each object up again for each of its ~20 properties. Same reply:
+ * each guest's object with the standard interfaces sd-bus lists for it and the Machine
+ * properties from the vtable's getters. Registered as a node callback, which sd-bus runs before
+ * its built-in handling (a vtable on org.freedesktop.DBus.ObjectManager is refused). */
+static int object_manager_call(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_bus_message_ sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        GHashTableIter it;
+        gpointer value;
+        int r;
+
+        if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.ObjectManager",
+                                           "GetManagedObjects"))
+                return 0;       /* everything else: sd-bus as usual */
+        if (!isempty(sd_bus_message_get_signature(message, true)))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Expected no parameters");
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "{oa{sa{sv}}}");
+        if (r < 0)
+                return r;
+        g_hash_table_iter_init(&it, m->machines);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                Machine *machine = value;
+
+                r = sd_bus_message_open_container(reply, 'e', "oa{sa{sv}}");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(reply, "o", machine->path);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_open_container(reply, 'a', "{sa{sv}}");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(reply, "{sa{sv}}{sa{sv}}{sa{sv}}",
+                                          "org.freedesktop.DBus.Peer", 0,
+                                          "org.freedesktop.DBus.Introspectable", 0,
+                                          "org.freedesktop.DBus.Properties", 0);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_open_container(reply, 'e', "sa{sv}");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append_basic(reply, 's', "org.machina.Machine");
+                if (r < 0)
+                        return r;
+                r = machine_bus_append_properties(reply, machine, error);
+                if (r < 0)
+                        return r;
+                for (unsigned i = 0; i < 3; i++) {      /* the interface, the array, the object */
+                        r = sd_bus_message_close_container(reply);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 int manager_bus_register(Manager *m) {
         int r;
 
@@ -377,6 +441,9 @@ int manager_bus_register(Manager *m) {
         r = sd_bus_add_object_manager(m->bus, NULL, MANAGER_PATH);
         if (r < 0)
                 return log_error_errno(r, "Failed to add object manager: %m");
+        r = sd_bus_add_object(m->bus, NULL, MANAGER_PATH, object_manager_call, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add GetManagedObjects: %m");
         m->published = true;
         return 0;
 }
