@@ -7,6 +7,7 @@ Usage: test-machinactl-bed.py CASE   (one meson test per case)"""
 
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -58,6 +59,41 @@ def table_rows(out):
     return [line.split() for line in out.splitlines() if line.strip()]
 
 
+def calls_to_machinad(b, action):
+    """The members of the method calls to org.machina while action() runs, seen by a bus monitor
+    (dbus-monitor --profile on the bed's bus). Marker calls before and after, waited for in the
+    monitor's output, bound the window without sleeping."""
+    mon = subprocess.Popen(["dbus-monitor", "--address", b.bed.address, "--profile"],
+                           stdout=subprocess.PIPE, text=True)
+    bus = b.conn.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus")
+    lines = []
+
+    def wait_marker(member, *args):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            getattr(bus, member)(*args, dbus_interface="org.freedesktop.DBus")
+            ready, _, _ = select.select([mon.stdout], [], [], 0.2)
+            while ready:
+                lines.append(mon.stdout.readline())
+                f = lines[-1].split()
+                if len(f) >= 8 and f[0] == "mc" and f[7] == member:
+                    return len(lines)
+                ready, _, _ = select.select([mon.stdout], [], [], 0)
+        raise Failure(f"bus monitor never showed the {member} marker")
+
+    # Distinct members: a late copy of the first marker cannot end the window early.
+    try:
+        start = wait_marker("NameHasOwner", "org.machina")
+        action()
+        end = wait_marker("GetId")
+    finally:
+        mon.terminate()
+        mon.wait(10)
+    # --profile: type timestamp serial sender destination path interface member
+    fields = [ln.split() for ln in lines[start:end]]
+    return [f[7] for f in fields if len(f) >= 8 and f[0] == "mc" and f[4] == "org.machina"]
+
+
 def case_list(b):
     """Nothing running: list is empty, --all shows the defined guests; --json parses; show and
     status of an unknown guest exit 4."""
@@ -92,6 +128,9 @@ def case_list(b):
     c.run("start", "nosuch", rc=4)
     c.run("status", "alpha", "nosuch", rc=4)
     c.run("show", "alpha", "-p", "Bogus", rc=1)
+    # list is one GetManagedObjects call, however many guests (issue: never one call per guest).
+    calls = calls_to_machinad(b, lambda: c.run("list", "--all", "--no-legend"))
+    check(calls == ["GetManagedObjects"], f"machinactl list made these calls to org.machina: {calls}")
     # bash completion offers the names from `list --no-legend` (running ones for stop).
     comp = os.path.join(HERE, "..", "..", "cli", "machinactl.bash-completion")
     script = ('. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _machinactl; echo "${COMPREPLY[*]}"')
