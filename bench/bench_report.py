@@ -72,6 +72,8 @@ COMPARISONS = [
     ("N at once / bare floor", "machina.batch.start", "floor.batch.start", "≤ 1.1×", lambda r: r <= 1.1),
     ("N at once / floor with the same sandboxing", "machina.batch.start", "floor.batch.start_sandboxed", "", None),
     ("list (machinactl, max N) / busctl spawn", "machina.list.cli.max", "floor.busctl", "", None),
+    ("list (machinactl, max N) / a C process making the same GetManagedObjects call",
+     "machina.list.cli.max", "floor.gmo_process.max", "", None),
     ("list (machinactl, max N) / virsh list --all", "machina.list.cli.max", "libvirt.list.max", "", None),
     ("define (machinactl/busctl) / virsh define", "machina.define.cli", "libvirt.define", "", None),
     ("cold activation (1 defined) / busctl process", "machina.activation.few", "floor.busctl", "", None),
@@ -129,7 +131,8 @@ def growth_lines(res):
     log(Δt₂/Δt₁)/log(N₂/N₁) over t(N) − t(0) (≈1 linear, ≈2 quadratic)."""
     import math
     lines = []
-    for prefix in ("machina.list.cli.", "machina.list.bus.", "machina.gmo.bus.", "libvirt.list."):
+    for prefix in ("machina.list.cli.", "floor.gmo_process.", "machina.list.bus.", "machina.gmo.bus.",
+                   "machina.gmo.cpu.daemon.", "libvirt.list."):
         pts = sorted((int(k[len(prefix):]), f["median"]) for k, f in res.figures.items()
                      if k.startswith(prefix) and k[len(prefix):].isdigit())
         if len(pts) < 3 or pts[0][0] != 0:
@@ -198,7 +201,8 @@ def plot(outdir, res):
             f.write("\n\n")
     series = {}
     for k, fig in res.figures.items():
-        for prefix in ("machina.list.cli.", "machina.list.bus.", "machina.gmo.bus.", "libvirt.list."):
+        for prefix in ("machina.list.cli.", "floor.gmo_process.", "machina.list.bus.", "machina.gmo.bus.",
+                       "libvirt.list."):
             if k.startswith(prefix) and k[len(prefix):].isdigit():
                 series.setdefault(prefix.rstrip("."), []).append((int(k[len(prefix):]), fig["median"]))
     names = sorted(series)
