@@ -103,9 +103,19 @@ static int runtime_dir_create(Machine *machine, gid_t gid) {
                 return log_error_errno(errno, "Failed to create %s: %m", m->runtime_dir);
         if (mkdir(path, 0750) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Failed to create %s: %m", path);
-        /* QEMU runs as the QEMU user: it creates its sockets here, machinad (root) connects. */
-        if (gid != (gid_t) -1 && (chown(path, 0, gid) < 0 || chmod(path, 0770) < 0))
-                return log_error_errno(errno, "Failed to hand %s to the QEMU group: %m", path);
+        /* QEMU runs as the QEMU user: it creates its sockets here, machinad (root) connects through
+         * the QEMU group. machinad.service makes that group machinad's own (Group=), so the new
+         * directory has it already; chown() only for another one (and then machinad must be a
+         * member: it has no CAP_CHOWN, nor chown() past its SystemCallFilter=, see
+         * docs/security.md). */
+        if (gid != (gid_t) -1) {
+                struct stat st;
+
+                if (stat(path, &st) < 0 ||
+                    (st.st_gid != gid && chown(path, 0, gid) < 0) ||
+                    chmod(path, 0770) < 0)
+                        return log_error_errno(errno, "Failed to hand %s to the QEMU group: %m", path);
+        }
         free(machine->runtime_dir);
         machine->runtime_dir = TAKE_PTR(path);
         /* Stale sockets of an earlier run would make QEMU fail to bind. */

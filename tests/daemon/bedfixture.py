@@ -45,20 +45,24 @@ def ensure_qemu_user():
 
 def unit_credentials():
     """setpriv arguments that give machinad the credentials units/machinad.service (as built)
-    gives it: root, but only the capabilities of its CapabilityBoundingSet= (none), its
-    SupplementaryGroups= (the QEMU group) and NoNewPrivileges=. Every bed test then proves the
-    daemon does its job with exactly those."""
-    caps, groups, nnp = None, [], False
+    gives it: root, but only the capabilities of its CapabilityBoundingSet= (none), its Group=
+    (the QEMU group), SupplementaryGroups= and NoNewPrivileges=. Every bed test then proves the
+    daemon does its job with exactly those (all but the system call filter, which
+    tests/integration/test-daemon-unit.py adds)."""
+    caps, group, groups, nnp = None, "root", [], False
     with open(os.path.join(BUILDDIR, "units", "machinad.service")) as f:
         for line in f:
             key, _, value = line.strip().partition("=")
             if key == "CapabilityBoundingSet":
                 caps = value.split()
+            elif key == "Group":
+                group = value
             elif key == "SupplementaryGroups":
                 groups += value.split()
             elif key == "NoNewPrivileges":
                 nnp = value == "yes"
-    args = ["setpriv", "--groups=" + ",".join(["0"] + [str(grp.getgrnam(g).gr_gid) for g in groups])]
+    gids = [str(grp.getgrnam(g).gr_gid) for g in [group] + groups]
+    args = ["setpriv", "--regid=" + gids[0], "--groups=" + ",".join(gids)]
     if caps is not None:
         keep = ",".join(["-all"] + ["+" + c.lower().removeprefix("cap_") for c in caps])
         args += ["--inh-caps=-all", "--bounding-set=" + keep]

@@ -106,11 +106,12 @@ elif ! awk -v e="$exposure" 'BEGIN { exit !(e <= 1.0) }'; then
         echo "machinad.service exposure $exposure > 1.0:"; grep '✗' "$dest/security.log"; fail=1
 fi
 # machinad runs as root without any capability: it reaches what QEMU creates only through the QEMU
-# user's group (docs/security.md), so the unit must name that group, the one sysusers creates.
+# user's group (docs/security.md), so the unit must make that group, the one sysusers creates,
+# machinad's own.
 grep -qx 'CapabilityBoundingSet=' "$unit" || { echo "machinad.service keeps capabilities"; fail=1; }
 qemu_group=$(sed -n 's/^u machina-qemu -:\([^ ]*\) .*/\1/p' "$root/lib/sysusers.d/machina.conf")
-grep -qx "SupplementaryGroups=$qemu_group" "$unit" ||
-        { echo "machinad.service lacks SupplementaryGroups=$qemu_group (the QEMU user's group)"; fail=1; }
+grep -qx "Group=$qemu_group" "$unit" ||
+        { echo "machinad.service lacks Group=$qemu_group (the QEMU user's group)"; fail=1; }
 if [[ $fail -ne 0 ]]; then
         echo "FAIL"; exit 1
 fi

@@ -139,8 +139,8 @@ units)
         grep -qx 'UMask=0007' "$tmp/machina-demo.service" || fail "guest unit UMask is not 0007"
         group=$(sed -n 's/^Group=//p' "$tmp/machina-demo.service")
         [[ -n $group ]] || fail "guest unit sets no Group="
-        grep -qx "SupplementaryGroups=$group" "$tmp/machinad.service" ||
-                fail "machinad.service is not in the guests' group $group"
+        grep -qx "Group=$group" "$tmp/machinad.service" ||
+                fail "machinad.service does not run in the guests' group $group"
         ;;
 *)
         echo "usage: $0 polkit-xml|bus|polkit|units" >&2
