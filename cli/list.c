@@ -203,7 +203,8 @@ static void print_status(const MachineInfo *m) {
 
         printf("%s\u25cf%s %s%s%s\n", color, *color ? ANSI_NORMAL : "", strempty(m->name),
                isempty(m->description) ? "" : " - ", strempty(m->description));
-        printf("       UUID: %s\n", strempty(m->uuid));
+        if (!isempty(m->uuid))          /* empty: the definition has no "id" */
+                printf("       UUID: %s\n", m->uuid);
         printf("      State: %s%s%s", color, strempty(m->state), *color ? ANSI_NORMAL : "");
         if (!isempty(m->state_reason))
                 printf(" (%s)", m->state_reason);

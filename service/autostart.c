@@ -52,8 +52,9 @@ static int state_write(Manager *m, char **names) {
                 return r;
         if (asprintf(&tmp, "%s.tmp", path) < 0)
                 return -ENOMEM;
-        if (mkdir(m->runtime_dir, 0755) < 0 && errno != EEXIST)
-                return -errno;
+        r = manager_make_runtime_dir(m);
+        if (r < 0)
+                return r;
         f = fopen(tmp, "we");
         if (!f)
                 return -errno;

@@ -99,8 +99,9 @@ static int runtime_dir_create(Machine *machine, gid_t gid) {
         r = runtime_dir_path(machine, &path);
         if (r < 0)
                 return r;
-        if (mkdir(m->runtime_dir, 0755) < 0 && errno != EEXIST)
-                return log_error_errno(errno, "Failed to create %s: %m", m->runtime_dir);
+        r = manager_make_runtime_dir(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create %s: %m", m->runtime_dir);
         if (mkdir(path, 0750) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Failed to create %s: %m", path);
         /* QEMU runs as the QEMU user: it creates its sockets here, machinad (root) connects through

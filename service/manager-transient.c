@@ -63,12 +63,16 @@ int manager_transient_save(Manager *m, const MachineDef *def, unsigned index) {
         if (asprintf(&tmp, "%s/.#%s.XXXXXX", dir, def->name) < 0)
                 return -ENOMEM;
 
-        if (mkdir(m->runtime_dir, 0755) < 0 && errno != EEXIST)
-                return -errno;
+        r = manager_make_runtime_dir(m);
+        if (r < 0)
+                return r;
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return -errno;
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (dfd < 0)
+                return -errno;
+        /* Records are the callers' definitions: only root reads them, whatever made the dir. */
+        if (fchmod(dfd, 0700) < 0)
                 return -errno;
 
         /* mkostemp creates 0600; never a half-written file under the final name. */

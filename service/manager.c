@@ -264,6 +264,16 @@ static int load_into(Manager *m, char ***ret_report) {
         return r;
 }
 
+int manager_make_runtime_dir(Manager *m) {
+        /* 0755 whatever machinad's UMask= (0077 in machinad.service): QEMU, running as the QEMU
+         * user, must reach its guest's directory below. Only a directory we create is changed. */
+        if (mkdir(m->runtime_dir, 0755) < 0)
+                return errno == EEXIST ? 0 : -errno;
+        if (chmod(m->runtime_dir, 0755) < 0)
+                return -errno;
+        return 0;
+}
+
 int manager_load(Manager *m) {
         _cleanup_free_ char *dir = NULL;
         int r;

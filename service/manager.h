@@ -52,6 +52,8 @@ static inline void manager_freep(Manager **m) {
 
 /* Load every definition from the config dir; broken files are logged and skipped. */
 int manager_load(Manager *m);
+/* Creates the runtime dir (mode 0755 despite the umask) if missing. */
+int manager_make_runtime_dir(Manager *m);
 
 Machine *manager_get_machine(Manager *m, const char *name);
 Machine *manager_get_machine_by_uuid(Manager *m, const char *uuid);

@@ -63,10 +63,9 @@ def check_daemon_log(b):
 
 
 def start_daemon(b):
-    # What RuntimeDirectory=machina does for /run/machina (0755): the QEMU user must traverse it.
-    # machinad itself would create it under the unit's UMask=0077, i.e. 0700.
-    os.makedirs(b.runtime_dir, mode=0o755, exist_ok=True)
-    os.chmod(b.runtime_dir, 0o755)
+    # No RuntimeDirectory= here: machinad creates its runtime dir itself, under the unit's
+    # UMask=0077, and must still make it 0755 (the QEMU user traverses it); checked below.
+    check(not os.path.exists(b.runtime_dir), f"{b.runtime_dir} does not exist yet")
     settings = service_settings()
     check(("CapabilityBoundingSet", "") in settings, f"machinad.service keeps capabilities: {settings}")
     props = [f"{k}={v}" for k, v in settings]
@@ -125,6 +124,8 @@ def main():
         check(r[0] == "ok", f"Start: {r}")
         b.wait_state(path, "running", timeout=60)
         b.wait_guest_ready("alpha")
+        mode = os.stat(b.runtime_dir).st_mode & 0o777
+        check(mode == 0o755, f"runtime dir {b.runtime_dir} made by machinad: mode {mode:o}")
         rd = os.path.join(b.runtime_dir, "alpha")
         s = os.stat(rd)
         check(s.st_uid == 0 and str(s.st_gid) == qemu_gid and (s.st_mode & 0o777) == 0o770,
