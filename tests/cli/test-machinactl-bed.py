@@ -14,8 +14,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
-import dbus  # noqa: E402
-from bedfixture import BUILDDIR, Failure, MachinadBed, check, guest_definition  # noqa: E402
+from bedfixture import BUILDDIR, Failure, MachinadBed, check, guest_definition, run_bed_test  # noqa: E402
 
 MACHINACTL = os.environ.get("MACHINACTL") or os.path.join(BUILDDIR, "cli", "machinactl")
 NOBODY = 65534
@@ -595,24 +594,7 @@ CASES = {
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: needs root", flush=True)
-        sys.exit(77)
-    fn = CASES[sys.argv[1]]
-    b = None
-    failed = True
-    try:
-        b = MachinadBed([dict(name="alpha"), dict(name="beta")])
-        fn(b)
-        b.check_daemon_exit()
-        failed = False
-    except (Failure, dbus.DBusException, subprocess.SubprocessError, OSError) as e:
-        print(f"FAIL: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-    finally:
-        if b:
-            b.close(failed=failed)
-    print("FAIL" if failed else "PASS", flush=True)
-    sys.exit(1 if failed else 0)
+    run_bed_test(lambda: MachinadBed([dict(name="alpha"), dict(name="beta")]), CASES[sys.argv[1]])
 
 
 if __name__ == "__main__":

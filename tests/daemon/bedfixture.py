@@ -279,3 +279,26 @@ class MachinadBed:
                 print(f"dump_logs failed: {ex}", file=sys.stderr)
         self.bed.down()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_bed_test(make_bed, fn):
+    """The main() of a bed test: root only (else SKIP, exit 77), make_bed() brings up a
+    MachinadBed, fn(bed) runs the case, machinad must then exit cleanly (no sanitizer report);
+    the bed always goes down, with its logs dumped on failure. Exits 0 on PASS, 1 on FAIL."""
+    if os.geteuid() != 0:
+        print("SKIP: needs root", flush=True)
+        sys.exit(77)
+    b = None
+    failed = True
+    try:
+        b = make_bed()
+        fn(b)
+        b.check_daemon_exit()
+        failed = False
+    except (Failure, dbus.DBusException, subprocess.SubprocessError, OSError, KeyError, ValueError) as e:
+        print(f"FAIL: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+    finally:
+        if b:
+            b.close(failed=failed)
+    print("FAIL" if failed else "PASS", flush=True)
+    sys.exit(1 if failed else 0)

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dbus  # noqa: E402
 import json  # noqa: E402
 import bedfixture  # noqa: E402
-from bedfixture import MACHINED, Failure, MachinadBed, check, guest_definition, pump_until  # noqa: E402
+from bedfixture import MACHINED, Failure, MachinadBed, check, guest_definition, pump_until, run_bed_test  # noqa: E402
 from e2e import pump  # noqa: E402
 
 def busctl_as(bed, uid, *args, interactive=False):
@@ -611,31 +611,16 @@ CASES = {
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: needs root", flush=True)
-        sys.exit(77)
     case = sys.argv[1]
     fn, names, *env = CASES[case]
     if case == "machined" and not os.access(MACHINED, os.X_OK):
         print(f"SKIP: {MACHINED} is not installed (Debian package systemd-container)", flush=True)
         sys.exit(77)
-    b = None
-    failed = True
-    try:
-        defs = [n if isinstance(n, dict) else
-                dict(name=n, variant="ignore" if n == "deaf" else "acpi",
-                     owner=65534 if n == "owned" else None) for n in names]
-        b = MachinadBed(defs, env=env[0] if env else None, **(env[1] if len(env) > 1 else {}))
-        fn(b)
-        b.check_daemon_exit()
-        failed = False
-    except (Failure, dbus.DBusException, subprocess.SubprocessError, OSError) as e:
-        print(f"FAIL: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-    finally:
-        if b:
-            b.close(failed=failed)
-    print("FAIL" if failed else "PASS", flush=True)
-    sys.exit(1 if failed else 0)
+    defs = [n if isinstance(n, dict) else
+            dict(name=n, variant="ignore" if n == "deaf" else "acpi",
+                 owner=65534 if n == "owned" else None) for n in names]
+    run_bed_test(lambda: MachinadBed(defs, env=env[0] if env else None, **(env[1] if len(env) > 1 else {})),
+                 fn)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dbus  # noqa: E402
 import bedfixture  # noqa: E402
-from bedfixture import Failure, MachinadBed, check, pump_until  # noqa: E402
+from bedfixture import Failure, MachinadBed, check, pump_until, run_bed_test  # noqa: E402
 
 BRIDGE = "mbr0"
 BRIDGE_MTU = 1400           # not the default, so the tap's MTU shows it was copied
@@ -195,24 +194,7 @@ CASES = {
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: needs root", flush=True)
-        sys.exit(77)
-    fn = CASES[sys.argv[1]]
-    b = None
-    failed = True
-    try:
-        b = MachinadBed(DEFS, netns=True, host=HOST)
-        fn(b)
-        b.check_daemon_exit()
-        failed = False
-    except (Failure, dbus.DBusException, subprocess.SubprocessError, OSError, KeyError, ValueError) as e:
-        print(f"FAIL: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-    finally:
-        if b:
-            b.close(failed=failed)
-    print("FAIL" if failed else "PASS", flush=True)
-    sys.exit(1 if failed else 0)
+    run_bed_test(lambda: MachinadBed(DEFS, netns=True, host=HOST), CASES[sys.argv[1]])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
 
 import dbus  # noqa: E402
 import bedfixture  # noqa: E402
-from bedfixture import BUILDDIR, Failure, MachinadBed, check, guest_definition, pump_until  # noqa: E402
+from bedfixture import BUILDDIR, MachinadBed, check, guest_definition, pump_until, run_bed_test  # noqa: E402
 
 UNIT = "machinad-under-test.service"
 # Settings that name production paths or the way the unit is started; replaced or dropped.
@@ -94,67 +94,57 @@ def start_daemon(b):
     return pid
 
 
+def check_unit(b):
+    """machinad under the unit's settings: its credentials, then its job."""
+    pid = start_daemon(b)
+
+    # The credentials of the unit, not of root.
+    st = proc_status(pid)
+    check(st["Uid"].split()[0] == "0", f"machinad runs as root: {st['Uid']}")
+    check(int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0 and int(st["CapBnd"], 16) == 0,
+          f"no capabilities: eff {st['CapEff']} prm {st['CapPrm']} bnd {st['CapBnd']}")
+    check(st["NoNewPrivs"] == "1" and st["Seccomp"] == "2", f"no_new_privs {st['NoNewPrivs']}, seccomp {st['Seccomp']}")
+    qemu_gid = str(bedfixture.grp.getgrnam(bedfixture.QEMU_USER).gr_gid)
+    check(all(g == qemu_gid for g in st["Gid"].split()), f"machinad's group is the QEMU group {qemu_gid}: {st['Gid']}")
+    if os.path.exists("/dev/kvm"):
+        # stat() under the unit's mount namespace: the accelerator choice needs the node.
+        r = subprocess.run(["nsenter", f"--target={pid}", "--mount", "stat", "-c", "%F", "/dev/kvm"],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0 and "character" in r.stdout, f"/dev/kvm visible to machinad: {r.stderr}")
+
+    # Its job: a guest started, reached over QMP and its console, shut down.
+    path, m = b.machine("alpha")
+    r = b.call_async(m.Start)
+    check(r[0] == "ok", f"Start: {r}")
+    b.wait_state(path, "running", timeout=60)
+    b.wait_guest_ready("alpha")
+    mode = os.stat(b.runtime_dir).st_mode & 0o777
+    check(mode == 0o755, f"runtime dir {b.runtime_dir} made by machinad: mode {mode:o}")
+    rd = os.path.join(b.runtime_dir, "alpha")
+    s = os.stat(rd)
+    check(s.st_uid == 0 and str(s.st_gid) == qemu_gid and (s.st_mode & 0o777) == 0o770,
+          f"runtime dir {rd}: uid {s.st_uid} gid {s.st_gid} mode {s.st_mode & 0o777:o}")
+    for verb, state in (("Pause", "paused"), ("Resume", "running")):
+        r = b.call_async(getattr(m, verb))
+        check(r[0] == "ok", f"{verb}: {r}")
+        pump_until(lambda: str(b.props(path)["State"]) == state, 30, f"State={state}")
+    r = b.call_async(m.Shutdown, dbus.UInt64(60_000_000), dbus.UInt64(0))
+    check(r[0] == "ok", f"Shutdown: {r}")
+    pump_until(lambda: str(b.props(path)["State"]) == "stopped", 60, "State=stopped")
+    check(not os.path.exists(rd), "runtime dir removed")
+
+    # Writing a definition under ProtectSystem=strict, into the (bed's) config dir.
+    d = guest_definition(b.guest_dir, "beta")
+    r = b.call_async(b.manager().DefineMachine, json.dumps(d), dbus.UInt64(0))
+    check(r[0] == "ok", f"DefineMachine: {r}")
+    check(os.path.exists(os.path.join(b.config_dir, "machine.conf.d", "beta.conf.json")), "beta written")
+
+    b.check_daemon_exit()
+    check_daemon_log(b)
+
+
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: needs root", flush=True)
-        sys.exit(77)
-    b = None
-    failed = True
-    try:
-        b = MachinadBed([dict(name="alpha")])
-        pid = start_daemon(b)
-
-        # The credentials of the unit, not of root.
-        st = proc_status(pid)
-        check(st["Uid"].split()[0] == "0", f"machinad runs as root: {st['Uid']}")
-        check(int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0 and int(st["CapBnd"], 16) == 0,
-              f"no capabilities: eff {st['CapEff']} prm {st['CapPrm']} bnd {st['CapBnd']}")
-        check(st["NoNewPrivs"] == "1" and st["Seccomp"] == "2", f"no_new_privs {st['NoNewPrivs']}, seccomp {st['Seccomp']}")
-        qemu_gid = str(bedfixture.grp.getgrnam(bedfixture.QEMU_USER).gr_gid)
-        check(all(g == qemu_gid for g in st["Gid"].split()), f"machinad's group is the QEMU group {qemu_gid}: {st['Gid']}")
-        if os.path.exists("/dev/kvm"):
-            # stat() under the unit's mount namespace: the accelerator choice needs the node.
-            r = subprocess.run(["nsenter", f"--target={pid}", "--mount", "stat", "-c", "%F", "/dev/kvm"],
-                               capture_output=True, text=True, timeout=30)
-            check(r.returncode == 0 and "character" in r.stdout, f"/dev/kvm visible to machinad: {r.stderr}")
-
-        # Its job: a guest started, reached over QMP and its console, shut down.
-        path, m = b.machine("alpha")
-        r = b.call_async(m.Start)
-        check(r[0] == "ok", f"Start: {r}")
-        b.wait_state(path, "running", timeout=60)
-        b.wait_guest_ready("alpha")
-        mode = os.stat(b.runtime_dir).st_mode & 0o777
-        check(mode == 0o755, f"runtime dir {b.runtime_dir} made by machinad: mode {mode:o}")
-        rd = os.path.join(b.runtime_dir, "alpha")
-        s = os.stat(rd)
-        check(s.st_uid == 0 and str(s.st_gid) == qemu_gid and (s.st_mode & 0o777) == 0o770,
-              f"runtime dir {rd}: uid {s.st_uid} gid {s.st_gid} mode {s.st_mode & 0o777:o}")
-        for verb, state in (("Pause", "paused"), ("Resume", "running")):
-            r = b.call_async(getattr(m, verb))
-            check(r[0] == "ok", f"{verb}: {r}")
-            pump_until(lambda: str(b.props(path)["State"]) == state, 30, f"State={state}")
-        r = b.call_async(m.Shutdown, dbus.UInt64(60_000_000), dbus.UInt64(0))
-        check(r[0] == "ok", f"Shutdown: {r}")
-        pump_until(lambda: str(b.props(path)["State"]) == "stopped", 60, "State=stopped")
-        check(not os.path.exists(rd), "runtime dir removed")
-
-        # Writing a definition under ProtectSystem=strict, into the (bed's) config dir.
-        d = guest_definition(b.guest_dir, "beta")
-        r = b.call_async(b.manager().DefineMachine, json.dumps(d), dbus.UInt64(0))
-        check(r[0] == "ok", f"DefineMachine: {r}")
-        check(os.path.exists(os.path.join(b.config_dir, "machine.conf.d", "beta.conf.json")), "beta written")
-
-        b.check_daemon_exit()
-        check_daemon_log(b)
-        failed = False
-    except (Failure, dbus.DBusException, subprocess.SubprocessError, OSError, KeyError) as e:
-        print(f"FAIL: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-    finally:
-        if b:
-            b.close(failed=failed)
-    print("FAIL" if failed else "PASS", flush=True)
-    sys.exit(1 if failed else 0)
+    run_bed_test(lambda: MachinadBed([dict(name="alpha")]), check_unit)
 
 
 if __name__ == "__main__":
