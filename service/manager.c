@@ -407,17 +407,6 @@ int manager_adopt_running(Manager *m) {
         return 0;
 }
 
-Machine *manager_get_machine_by_path(Manager *m, const char *path) {
-        GHashTableIter it;
-        gpointer value;
-
-        g_hash_table_iter_init(&it, m->machines);
-        while (g_hash_table_iter_next(&it, NULL, &value))
-                if (streq(((Machine *) value)->path, path))
-                        return value;
-        return NULL;
-}
-
 int manager_define_machine(Manager *m, const char *json, uint64_t flags, uid_t caller,
                            Diagnostics *diag, Machine **ret) {
         _cleanup_(machine_def_freep) MachineDef *def = NULL, *resolved = NULL;

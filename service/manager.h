@@ -57,7 +57,6 @@ int manager_make_runtime_dir(Manager *m);
 
 Machine *manager_get_machine(Manager *m, const char *name);
 Machine *manager_get_machine_by_uuid(Manager *m, const char *uuid);
-Machine *manager_get_machine_by_path(Manager *m, const char *path);
 Machine *manager_get_machine_by_unit(Manager *m, const char *unit);
 
 /* Take over guests whose units are running (after a daemon restart or crash). */
