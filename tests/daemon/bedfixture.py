@@ -117,13 +117,21 @@ class MachinadBed:
             json.dump({"accel": "tcg", **(host or {})}, f)
         for d in definitions:
             self.write_definition(guest_definition(self.guest_dir, **d))
-        self.machinad = os.path.join(BUILDDIR, "service", "machinad")
+        # Copies in the bed's directory: a unit's PrivateTmp=/ProtectHome= hide a build tree
+        # under /tmp or /root from the guests' ExecStop=/ExecStartPre= helpers and from machinad
+        # run as its unit (test-daemon-unit.py), and CI may clone anywhere.
+        self.bin_dir = os.path.join(self.dir, "bin")
+        os.makedirs(self.bin_dir)
+        for f in ("machinad", "machina-qmp-stop", "machina-tap"):
+            shutil.copy2(os.path.join(BUILDDIR, "service", f), self.bin_dir)
+        self.machinad = os.path.join(self.bin_dir, "machinad")
+        self.qmp_stop = os.path.join(self.bin_dir, "machina-qmp-stop")
         act = os.path.join(self.dir, "org.machina.service")
         with open(act, "w") as f:
             f.write("[D-BUS Service]\nName=org.machina\n"
                     f"Exec=/usr/bin/env MACHINA_ACCEL=tcg "
                     + "".join(f"{k}={v} " for k, v in (env or {}).items()) +
-                    f"MACHINA_QMP_STOP_PATH={BUILDDIR}/service/machina-qmp-stop "
+                    f"MACHINA_QMP_STOP_PATH={self.qmp_stop} "
                     + " ".join(unit_credentials()) +
                     f" {self.machinad} --config-dir={self.config_dir} "
                     f"--runtime-dir={self.runtime_dir} --idle-timeout={idle_timeout}\n"
