@@ -17,7 +17,7 @@
  * QMP lines and queues are bounded in qmp.h, console buffers in console.h. Calls parked for
  * polkit are bounded in total and per guest. The environment variables MACHINA_MACHINES_MAX,
  * MACHINA_POLKIT_QUERIES_MAX and MACHINA_POLKIT_QUERIES_PER_MACHINE_MAX lower these (tests). */
-#define MANAGER_MACHINES_MAX 1024U
+#define MANAGER_MACHINES_MAX 16384U
 #define MANAGER_POLKIT_QUERIES_MAX 256U
 #define MANAGER_POLKIT_QUERIES_PER_MACHINE_MAX 16U
 
@@ -41,6 +41,7 @@ struct Manager {
         unsigned machines_max;
         unsigned polkit_queries_max;
         unsigned polkit_queries_per_machine_max;
+        struct SystemdCalls *systemd_calls; /* our calls to systemd, bounded (systemd-glue.c) */
 
 };
 

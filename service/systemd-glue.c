@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <stdlib.h>
+
 #include "bus-util.h"
 #include "log.h"
 #include "machine-lifecycle.h"
@@ -257,6 +259,193 @@ int bus_append_unit_properties(sd_bus_message *msg, const UnitProperties *props)
         return sd_bus_message_close_container(msg);
 }
 
+/* Every call to systemd goes through here. At most SYSTEMD_CALLS_IN_FLIGHT_MAX are in flight, the
+ * rest wait in FIFO order: the system bus refuses more than 128 pending replies per connection
+ * (max_replies_per_connection), so N Start() at once from several clients would otherwise fail
+ * with LimitsExceeded. polkit's queries (polkit.c) share the connection, hence half of it.
+ *
+ * Callers keep their sd_bus_slot semantics: the slot they get is a handle, unref = cancel,
+ * whether the call is still queued or in flight. The handle is a filter slot on a private bus
+ * that is never connected (so it costs nothing and never runs); its destroy callback is how we
+ * learn of the cancel. A cancelled call in flight is left to the real bus as a floating slot,
+ * still counted, until systemd answers: dbus-daemon counts it until then too. */
+#define SYSTEMD_CALLS_IN_FLIGHT_MAX 64U
+
+typedef struct SystemdCall SystemdCall;
+typedef struct SystemdCalls SystemdCalls;
+
+struct SystemdCalls {
+        Manager *manager;
+        sd_bus *handles;                /* never connected: owns the callers' handle slots */
+        SystemdCall *head, *tail;       /* waiting, oldest first */
+        unsigned n_in_flight;
+        unsigned n_calls;               /* alive; the struct goes with the last one */
+};
+
+struct SystemdCall {
+        SystemdCalls *calls;
+        sd_bus_message *msg;            /* waiting: the call to send */
+        sd_bus_slot *handle;            /* the caller's; NULL once it dropped it (cancel) */
+        sd_bus_slot *slot;              /* sent: the reply slot on the real bus */
+        bool replied;
+        sd_bus_message_handler_t callback;
+        void *userdata;
+        SystemdCall *prev, *next;
+};
+
+static void call_free(SystemdCall *c) {
+        SystemdCalls *q = c->calls;
+
+        sd_bus_message_unref(c->msg);
+        free(c);
+        if (--q->n_calls == 0) {
+                q->manager->systemd_calls = NULL;
+                sd_bus_unref(q->handles);
+                free(q);
+        }
+}
+
+static void queue_unlink(SystemdCall *c) {
+        SystemdCalls *q = c->calls;
+
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                q->head = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        else
+                q->tail = c->prev;
+        c->prev = c->next = NULL;
+}
+
+static void calls_dispatch(SystemdCalls *q);
+
+static int on_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        SystemdCall *c = userdata;
+        sd_bus_message_handler_t callback = c->callback;
+        void *cb_userdata = c->userdata;
+
+        c->replied = true;
+        c->calls->n_in_flight--;
+        calls_dispatch(c->calls);
+        /* The callback may drop the handle, which may free c: nothing of c after this. */
+        return callback ? callback(reply, cb_userdata, error) : 0;
+}
+
+/* The reply slot is freed: after the caller dropped its handle, or when the bus goes. */
+static void on_slot_gone(void *userdata) {
+        SystemdCall *c = userdata;
+
+        c->slot = NULL;
+        if (!c->replied)
+                c->calls->n_in_flight--;
+        if (!c->handle)
+                call_free(c);
+}
+
+static void on_handle_gone(void *userdata) {
+        SystemdCall *c = userdata;
+        sd_bus_slot *s;
+
+        c->handle = NULL;
+        c->callback = NULL;
+        if (c->msg) {                           /* still waiting: it is never sent */
+                queue_unlink(c);
+                call_free(c);
+                return;
+        }
+        s = TAKE_PTR(c->slot);
+        if (!s) {
+                call_free(c);
+                return;
+        }
+        if (!c->replied)                        /* the bus keeps it until the reply */
+                (void) sd_bus_slot_set_floating(s, 1);
+        sd_bus_slot_unref(s);                   /* replied: on_slot_gone() frees c now */
+}
+
+static int handle_never_called(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return 0;
+}
+
+/* A call that could not be sent gets an error reply, as if systemd had refused it. */
+static void call_fail(SystemdCall *c, sd_bus_message *msg, int error) {
+        _cleanup_bus_message_ sd_bus_message *reply = NULL;
+        sd_bus_message_handler_t callback = c->callback;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        log_warning_errno(error, "Failed to send a call to systemd: %m");
+        c->replied = true;
+        (void) sd_bus_message_seal(msg, UINT32_MAX, 0);       /* -EPERM if sending sealed it */
+        if (!callback || sd_bus_message_new_method_errno(msg, &reply, error, NULL) < 0)
+                return;                         /* out of memory: the caller's op times out */
+        (void) callback(reply, c->userdata, &e);
+        sd_bus_error_free(&e);
+}
+
+static void calls_dispatch(SystemdCalls *q) {
+        while (q->head && q->n_in_flight < SYSTEMD_CALLS_IN_FLIGHT_MAX) {
+                SystemdCall *c = q->head;
+                _cleanup_bus_message_ sd_bus_message *msg = NULL;
+                int r;
+
+                queue_unlink(c);
+                msg = TAKE_PTR(c->msg);
+                r = sd_bus_call_async(q->manager->bus, &c->slot, msg, on_call_reply, c, 0);
+                if (r >= 0)
+                        r = sd_bus_slot_set_destroy_callback(c->slot, on_slot_gone);
+                if (r < 0) {
+                        c->slot = sd_bus_slot_unref(c->slot);
+                        call_fail(c, msg, r);
+                        continue;
+                }
+                q->n_in_flight++;
+        }
+}
+
+static int systemd_call(Manager *m, sd_bus_message *msg, sd_bus_message_handler_t callback,
+                        void *userdata, sd_bus_slot **ret_slot) {
+        SystemdCalls *q = m->systemd_calls;
+        _cleanup_free_ SystemdCall *c = NULL;
+        int r;
+
+        if (!ret_slot)
+                return -EINVAL;                 /* a handle is how a call is cancelled */
+        if (!q) {
+                q = calloc(1, sizeof(SystemdCalls));
+                if (!q)
+                        return -ENOMEM;
+                r = sd_bus_new(&q->handles);
+                if (r < 0) {
+                        free(q);
+                        return r;
+                }
+                q->manager = m;
+                m->systemd_calls = q;
+        }
+        c = calloc(1, sizeof(SystemdCall));
+        if (!c)
+                return -ENOMEM;
+        *c = (SystemdCall) { .calls = q, .callback = callback, .userdata = userdata };
+        r = sd_bus_add_filter(q->handles, &c->handle, handle_never_called, c);
+        if (r < 0)
+                return r;
+        (void) sd_bus_slot_set_destroy_callback(c->handle, on_handle_gone);
+        q->n_calls++;
+        c->msg = sd_bus_message_ref(msg);
+        c->prev = q->tail;
+        if (q->tail)
+                q->tail->next = c;
+        else
+                q->head = c;
+        q->tail = c;
+        *ret_slot = c->handle;
+        TAKE_PTR(c);
+        calls_dispatch(q);
+        return 0;
+}
+
 int systemd_start_transient_unit(Manager *m, const char *unit, const UnitProperties *props,
                                  sd_bus_message_handler_t callback, void *userdata,
                                  sd_bus_slot **ret_slot) {
@@ -276,21 +465,37 @@ int systemd_start_transient_unit(Manager *m, const char *unit, const UnitPropert
         r = sd_bus_message_append(msg, "a(sa(sv))", 0);
         if (r < 0)
                 return r;
-        return sd_bus_call_async(m->bus, ret_slot, msg, callback, userdata, 0);
+        return systemd_call(m, msg, callback, userdata, ret_slot);
 }
 
 int systemd_stop_unit(Manager *m, const char *unit, sd_bus_message_handler_t callback,
                       void *userdata, sd_bus_slot **ret_slot) {
-        return sd_bus_call_method_async(m->bus, ret_slot, SYSTEMD_SERVICE, SYSTEMD_PATH,
-                                        SYSTEMD_MANAGER_INTERFACE, "StopUnit", callback, userdata,
-                                        "ss", unit, "replace");
+        _cleanup_bus_message_ sd_bus_message *msg = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(m->bus, &msg, SYSTEMD_SERVICE, SYSTEMD_PATH,
+                                           SYSTEMD_MANAGER_INTERFACE, "StopUnit");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(msg, "ss", unit, "replace");
+        if (r < 0)
+                return r;
+        return systemd_call(m, msg, callback, userdata, ret_slot);
 }
 
 int systemd_kill_unit(Manager *m, const char *unit, const char *whom, int signo,
                       sd_bus_message_handler_t callback, void *userdata, sd_bus_slot **ret_slot) {
-        return sd_bus_call_method_async(m->bus, ret_slot, SYSTEMD_SERVICE, SYSTEMD_PATH,
-                                        SYSTEMD_MANAGER_INTERFACE, "KillUnit", callback, userdata,
-                                        "ssi", unit, whom, signo);
+        _cleanup_bus_message_ sd_bus_message *msg = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(m->bus, &msg, SYSTEMD_SERVICE, SYSTEMD_PATH,
+                                           SYSTEMD_MANAGER_INTERFACE, "KillUnit");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(msg, "ssi", unit, whom, signo);
+        if (r < 0)
+                return r;
+        return systemd_call(m, msg, callback, userdata, ret_slot);
 }
 
 int systemd_list_guest_units(Manager *m, char ***ret) {
@@ -340,12 +545,19 @@ int systemd_get_unit_main_pid(Manager *m, const char *unit, uint32_t *ret) {
 int systemd_get_unit_state(Manager *m, const char *unit, sd_bus_message_handler_t callback,
                            void *userdata, sd_bus_slot **ret_slot) {
         _cleanup_free_ char *path = systemd_unit_path(unit);
+        _cleanup_bus_message_ sd_bus_message *msg = NULL;
+        int r;
 
         if (!path)
                 return -ENOMEM;
-        return sd_bus_call_method_async(m->bus, ret_slot, SYSTEMD_SERVICE, path,
-                                        "org.freedesktop.DBus.Properties", "GetAll", callback,
-                                        userdata, "s", "org.freedesktop.systemd1.Unit");
+        r = sd_bus_message_new_method_call(m->bus, &msg, SYSTEMD_SERVICE, path,
+                                           "org.freedesktop.DBus.Properties", "GetAll");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(msg, "s", "org.freedesktop.systemd1.Unit");
+        if (r < 0)
+                return r;
+        return systemd_call(m, msg, callback, userdata, ret_slot);
 }
 
 int systemd_read_unit_state(sd_bus_message *reply, const char **ret_active, const char **ret_sub) {
