@@ -125,13 +125,13 @@ class MachinadBed:
         for f in ("machinad", "machina-qmp-stop", "machina-tap"):
             shutil.copy2(os.path.join(BUILDDIR, "service", f), self.bin_dir)
         self.machinad = os.path.join(self.bin_dir, "machinad")
-        self.qmp_stop = os.path.join(self.bin_dir, "machina-qmp-stop")
+        self.qmp_stop_path = os.path.join(self.bin_dir, "machina-qmp-stop")
         act = os.path.join(self.dir, "org.machina.service")
         with open(act, "w") as f:
             f.write("[D-BUS Service]\nName=org.machina\n"
                     f"Exec=/usr/bin/env MACHINA_ACCEL=tcg "
                     + "".join(f"{k}={v} " for k, v in (env or {}).items()) +
-                    f"MACHINA_QMP_STOP_PATH={self.qmp_stop} "
+                    f"MACHINA_QMP_STOP_PATH={self.qmp_stop_path} "
                     + " ".join(unit_credentials()) +
                     f" {self.machinad} --config-dir={self.config_dir} "
                     f"--runtime-dir={self.runtime_dir} --idle-timeout={idle_timeout}\n"

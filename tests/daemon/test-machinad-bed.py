@@ -94,9 +94,23 @@ def case_control(b):
     check(b.call_async(m.Reboot)[0] == "ok", "Reboot")
     pump_until(lambda: any(s[1] == "Event" and s[2] == path and str(s[3][0]) == "RESET" for s in b.signals),
                10, "Event RESET")
+    con, _ = b.wait_guest_ready("alpha")    # back after the reset, acpid listening again
     r = b.call_async(m.Stop)
     check(r[0] == "ok", f"Stop: {r}")
     b.wait_state(path, "stopped", "user", timeout=10)
+    # Stop is StopUnit; the unit's ExecStop=machina-qmp-stop pressed the power button. Had the
+    # helper failed, systemd would have sent QEMU SIGTERM and the guest would not say this.
+    out = b""
+    deadline = time.monotonic() + 30
+    while b"power button, powering off" not in out and time.monotonic() < deadline:
+        try:
+            data = con.recv(4096)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        out += data
+    check(b"power button, powering off" in out, f"guest saw the ACPI power button: {out[-300:]!r}")
     check(not b.unit_exists("machina-alpha.service"), "unit gone after Stop")
 
 

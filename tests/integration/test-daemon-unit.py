@@ -73,7 +73,7 @@ def start_daemon(b):
               # PrivateTmp= hides the bed's /tmp; its bus socket is the one thing machinad needs there.
               f"BindPaths={os.path.join(b.bed.dir, 'bus')}",
               f"Environment=DBUS_SYSTEM_BUS_ADDRESS={b.bed.address} MACHINA_ACCEL=tcg "
-              f"MACHINA_QMP_STOP_PATH={b.qmp_stop}",
+              f"MACHINA_QMP_STOP_PATH={b.qmp_stop_path}",
               # LeakSanitizer stops the world with ptrace, which @system-service refuses (ASan build).
               "Environment=ASAN_OPTIONS=detect_leaks=0",
               # The bed has no journal: keep machinad's log (and sanitizer reports) in a file.
