@@ -234,6 +234,12 @@ static int client_disconnect(QmpClient *c, int error) {
         return error;
 }
 
+/* Edge-triggered: with thousands of QMP sockets ready at once (every guest stopping), a
+ * level-triggered fd is reported again by every epoll_wait() until its turn comes, and sd-event
+ * dispatches one source per iteration: K ready sockets cost K²/2 (22 s for 9000 in the bench).
+ * An edge is reported once. sd-event re-arms an edge-triggered fd on every update, even an
+ * unchanged one, and on_io() updates after each dispatch: an fd with data left is reported
+ * again, so one bounded read per dispatch loses nothing. */
 static int client_update_io(QmpClient *c) {
         uint32_t events;
 
@@ -246,7 +252,7 @@ static int client_update_io(QmpClient *c) {
                 if (!c->write_shut && c->wbuf_offset < c->wbuf_size)
                         events |= EPOLLOUT;
         }
-        return sd_event_source_set_io_events(c->io_source, events);
+        return sd_event_source_set_io_events(c->io_source, events | EPOLLET);
 }
 
 static int wbuf_append(QmpClient *c, const char *text) {
@@ -701,7 +707,7 @@ static int client_new(sd_event *e, int fd, QmpClient **ret) {
         c->capabilities_id = -1;
         c->state = QMP_STATE_GREETING;
 
-        r = sd_event_add_io(e, &c->io_source, c->fd, EPOLLIN, on_io, c);
+        r = sd_event_add_io(e, &c->io_source, c->fd, EPOLLIN | EPOLLET, on_io, c);
         if (r < 0) {
                 client_free(c);
                 return r;
