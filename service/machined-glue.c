@@ -6,6 +6,7 @@
 #include "log.h"
 #include "machined-glue.h"
 #include "manager.h"
+#include "systemd-glue.h"
 
 #define MACHINED_SERVICE "org.freedesktop.machine1"
 #define MACHINED_PATH "/org/freedesktop/machine1"
@@ -55,7 +56,8 @@ void machine_machined_register(Machine *machine) {
                 r = sd_bus_message_append(call, "ssus", "machina", "vm", machine->main_pid, "");
         if (r >= 0) {
                 machine->machined_slot = sd_bus_slot_unref(machine->machined_slot);
-                r = sd_bus_call_async(bus, &machine->machined_slot, call, on_register_reply, machine, 0);
+                r = bus_call_bounded(machine->manager, call, on_register_reply, machine,
+                                     &machine->machined_slot);
         }
         if (r < 0) {
                 log_warning_errno(r, "Failed to ask systemd-machined to register %s: %m", machine->name);

@@ -259,10 +259,12 @@ int bus_append_unit_properties(sd_bus_message *msg, const UnitProperties *props)
         return sd_bus_message_close_container(msg);
 }
 
-/* Every call to systemd goes through here. At most SYSTEMD_CALLS_IN_FLIGHT_MAX are in flight, the
- * rest wait in FIFO order: the system bus refuses more than 128 pending replies per connection
- * (max_replies_per_connection), so N Start() at once from several clients would otherwise fail
- * with LimitsExceeded. polkit's queries (polkit.c) share the connection, hence half of it.
+/* Every call to systemd (and to systemd-machined) goes through here. At most
+ * SYSTEMD_CALLS_IN_FLIGHT_MAX are in flight, the rest wait in FIFO order: the system bus refuses
+ * more than 128 pending replies per connection (max_replies_per_connection), so N Start() at once
+ * from several clients would otherwise fail with LimitsExceeded. polkit's queries (polkit.c)
+ * share the connection but not this queue (an interactive one may wait minutes and must not hold
+ * up systemd calls): MANAGER_POLKIT_QUERIES_MAX bounds them to most of the other half.
  *
  * Callers keep their sd_bus_slot semantics: the slot they get is a handle, unref = cancel,
  * whether the call is still queued or in flight. The handle is a filter slot on a private bus
@@ -404,8 +406,8 @@ static void calls_dispatch(SystemdCalls *q) {
         }
 }
 
-static int systemd_call(Manager *m, sd_bus_message *msg, sd_bus_message_handler_t callback,
-                        void *userdata, sd_bus_slot **ret_slot) {
+int bus_call_bounded(Manager *m, sd_bus_message *msg, sd_bus_message_handler_t callback,
+                     void *userdata, sd_bus_slot **ret_slot) {
         SystemdCalls *q = m->systemd_calls;
         _cleanup_free_ SystemdCall *c = NULL;
         int r;
@@ -465,7 +467,7 @@ int systemd_start_transient_unit(Manager *m, const char *unit, const UnitPropert
         r = sd_bus_message_append(msg, "a(sa(sv))", 0);
         if (r < 0)
                 return r;
-        return systemd_call(m, msg, callback, userdata, ret_slot);
+        return bus_call_bounded(m, msg, callback, userdata, ret_slot);
 }
 
 int systemd_stop_unit(Manager *m, const char *unit, sd_bus_message_handler_t callback,
@@ -480,7 +482,7 @@ int systemd_stop_unit(Manager *m, const char *unit, sd_bus_message_handler_t cal
         r = sd_bus_message_append(msg, "ss", unit, "replace");
         if (r < 0)
                 return r;
-        return systemd_call(m, msg, callback, userdata, ret_slot);
+        return bus_call_bounded(m, msg, callback, userdata, ret_slot);
 }
 
 int systemd_kill_unit(Manager *m, const char *unit, const char *whom, int signo,
@@ -495,7 +497,7 @@ int systemd_kill_unit(Manager *m, const char *unit, const char *whom, int signo,
         r = sd_bus_message_append(msg, "ssi", unit, whom, signo);
         if (r < 0)
                 return r;
-        return systemd_call(m, msg, callback, userdata, ret_slot);
+        return bus_call_bounded(m, msg, callback, userdata, ret_slot);
 }
 
 int systemd_list_guest_units(Manager *m, char ***ret) {
@@ -557,7 +559,7 @@ int systemd_get_unit_state(Manager *m, const char *unit, sd_bus_message_handler_
         r = sd_bus_message_append(msg, "s", "org.freedesktop.systemd1.Unit");
         if (r < 0)
                 return r;
-        return systemd_call(m, msg, callback, userdata, ret_slot);
+        return bus_call_bounded(m, msg, callback, userdata, ret_slot);
 }
 
 int systemd_read_unit_state(sd_bus_message *reply, const char **ret_active, const char **ret_sub) {

@@ -13,6 +13,12 @@ typedef struct Manager Manager;
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
 #define SYSTEMD_MANAGER_INTERFACE "org.freedesktop.systemd1.Manager"
 
+/* sd_bus_call_async() on machinad's bus, but bounded: at most 64 such calls in flight, the rest
+ * queued in order (the system bus allows 128 pending replies per connection). The slot is a
+ * handle: unref cancels the call, queued or in flight. For systemd and systemd-machined. */
+int bus_call_bounded(Manager *m, sd_bus_message *msg, sd_bus_message_handler_t callback,
+                     void *userdata, sd_bus_slot **ret_slot);
+
 /* Subscribe() and the matches for JobRemoved, UnitRemoved and unit PropertiesChanged; the
  * signals are routed to the Machine that owns the unit or the job. */
 int systemd_subscribe(Manager *m);
