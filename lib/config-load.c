@@ -352,28 +352,29 @@ int config_load_all(const char *confdir, HostConfig **ret_host,
         return (int) n;
 }
 
-int config_write_atomic(const char *dir, const char *name, const char *data, size_t size) {
+int config_write_atomic_full(const char *dir, const char *name, const char *suffix, mode_t mode,
+                             const char *data, size_t size) {
         _cleanup_free_ char *tmp = NULL, *final = NULL;
         _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
         size_t done = 0;
         int r;
 
-        if (!dir || !machine_name_is_valid(name) || (!data && size > 0))
+        if (!dir || !machine_name_is_valid(name) || !suffix || (!data && size > 0))
                 return -EINVAL;
 
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;
-        /* A hidden name without the .conf.json suffix: a concurrent load never picks it up. */
-        if (asprintf(&tmp, "%s/.#%s%s.XXXXXX", dir, name, MACHINE_CONF_SUFFIX) < 0 ||
-            asprintf(&final, "%s/%s%s", dir, name, MACHINE_CONF_SUFFIX) < 0)
+        /* A hidden name not ending in the suffix: a concurrent load never picks it up. */
+        if (asprintf(&tmp, "%s/.#%s%s.XXXXXX", dir, name, suffix) < 0 ||
+            asprintf(&final, "%s/%s%s", dir, name, suffix) < 0)
                 return -ENOMEM;
 
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
 
-        if (fchmod(fd, 0644) < 0) {
+        if (fchmod(fd, mode) < 0) {
                 r = -errno;
                 goto fail;
         }
@@ -407,6 +408,10 @@ int config_write_atomic(const char *dir, const char *name, const char *data, siz
 fail:
         (void) unlink(tmp);
         return r;
+}
+
+int config_write_atomic(const char *dir, const char *name, const char *data, size_t size) {
+        return config_write_atomic_full(dir, name, MACHINE_CONF_SUFFIX, 0644, data, size);
 }
 
 int config_remove_stale_temporaries(const char *dir) {

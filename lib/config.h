@@ -47,6 +47,10 @@ int machine_def_to_json(const MachineDef *m, bool pretty, char **ret);
 /* Write data to <dir>/<name>.conf.json atomically: temp file in the same dir, fsync, rename,
  * fsync of the dir. */
 int config_write_atomic(const char *dir, const char *name, const char *data, size_t size);
+/* The same for <dir>/<name><suffix> with the given mode (the temporary is never readable by
+ * more than that). */
+int config_write_atomic_full(const char *dir, const char *name, const char *suffix, mode_t mode,
+                             const char *data, size_t size);
 /* Removes the temporary files a config_write_atomic() interrupted by a crash left in dir (only
  * one writer may exist: machinad at startup). Returns how many, or -errno. */
 int config_remove_stale_temporaries(const char *dir);

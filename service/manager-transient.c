@@ -29,38 +29,18 @@ static int transient_file(Manager *m, const char *name, char **ret) {
         return 0;
 }
 
-static int write_all(int fd, const char *data, size_t size) {
-        while (size > 0) {
-                ssize_t k = write(fd, data, size);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                data += k;
-                size -= (size_t) k;
-        }
-        return 0;
-}
-
 int manager_transient_save(Manager *m, const MachineDef *def, unsigned index) {
-        _cleanup_free_ char *dir = NULL, *path = NULL, *tmp = NULL, *json = NULL, *data = NULL;
-        _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
+        _cleanup_free_ char *dir = NULL, *json = NULL, *data = NULL;
+        _cleanup_close_ int dfd = -EBADF;
         int r;
 
         r = transient_dir(m, &dir);
-        if (r < 0)
-                return r;
-        r = transient_file(m, def->name, &path);
         if (r < 0)
                 return r;
         r = machine_def_to_json(def, false, &json);
         if (r < 0)
                 return r;
         if (asprintf(&data, "{\"machine-index\":%u,\"definition\":%s}\n", index, json) < 0)
-                return -ENOMEM;
-        if (asprintf(&tmp, "%s/.#%s.XXXXXX", dir, def->name) < 0)
                 return -ENOMEM;
 
         r = manager_make_runtime_dir(m);
@@ -75,23 +55,8 @@ int manager_transient_save(Manager *m, const MachineDef *def, unsigned index) {
         if (fchmod(dfd, 0700) < 0)
                 return -errno;
 
-        /* mkostemp creates 0600; never a half-written file under the final name. */
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        r = write_all(fd, data, strlen(data));
-        if (r >= 0 && fsync(fd) < 0)
-                r = -errno;
-        if (r >= 0 && close(TAKE_FD(fd)) < 0)
-                r = -errno;
-        if (r >= 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlink(tmp);
-                return r;
-        }
-        (void) fsync(dfd);
-        return 0;
+        /* Temporary, fsync, rename, fsync of the dir: never a half-written record. */
+        return config_write_atomic_full(dir, def->name, TRANSIENT_SUFFIX, 0600, data, strlen(data));
 }
 
 void manager_transient_remove(Manager *m, const char *name) {

@@ -352,7 +352,7 @@ def transient_survives_daemon(b):
     ghost = os.path.join(tdir, "ghost.json")
     with open(ghost, "w") as f:
         json.dump({"machine-index": 7, "definition": guest_definition(b.guest_dir, "ghost")}, f)
-    partial = os.path.join(tdir, ".#ghost.Xy12Ab")     # a write killed before its rename
+    partial = os.path.join(tdir, ".#ghost.json.Xy12Ab")     # a write killed before its rename
     with open(partial, "w") as f:
         f.write('{"machine-index": 8, "defin')
 

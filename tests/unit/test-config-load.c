@@ -254,6 +254,17 @@ TEST(write_atomic) {
                 ASSERT_EQ(count_entries(t), 2);
         }
         ASSERT_ERROR(config_write_atomic("/nonexistent-dir-xyz", "a", "{}", 2), ENOENT);
+
+        /* Another suffix and mode (machinad's transient records): exactly that file, that mode. */
+        {
+                _cleanup_free_ char *rec = path_join(t, "r.json");
+
+                ASSERT_OK(config_write_atomic_full(t, "r", ".json", 0600, "{}", 2));
+                ASSERT_EQ(stat(rec, &st), 0);
+                ASSERT_EQ(st.st_mode & 07777, 0600);
+                ASSERT_EQ(count_entries(t), 3);
+                ASSERT_ERROR(config_write_atomic_full(t, "r", NULL, 0600, "{}", 2), EINVAL);
+        }
 }
 
 int main(void) {
