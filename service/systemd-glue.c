@@ -202,38 +202,28 @@ int bus_append_unit_properties(sd_bus_message *msg, const UnitProperties *props)
                                 r = sd_bus_message_close_container(msg);
                         break;
                 case UNIT_PROPERTY_EXEC:
-                        r = sd_bus_message_open_container(msg, 'v', "a(sasb)");
-                        if (r >= 0)
-                                r = sd_bus_message_open_container(msg, 'a', "(sasb)");
-                        if (r >= 0)
-                                r = sd_bus_message_open_container(msg, 'r', "sasb");
-                        if (r >= 0)
-                                r = sd_bus_message_append(msg, "s", p->strv[0]);
-                        if (r >= 0)
-                                r = sd_bus_message_append_strv(msg, p->strv);
-                        if (r >= 0)
-                                r = sd_bus_message_append(msg, "b", p->b);
-                        for (int k = 0; k < 3 && r >= 0; k++)
-                                r = sd_bus_message_close_container(msg);
-                        break;
                 case UNIT_PROPERTY_EXEC_EX: {
+                        /* ExecStop= & co. are "a(sasb)" (b: ignore failure); the *Ex forms
+                         * "a(sasas)", flags by name ("privileged" for "+"). */
+                        bool ex = p->type == UNIT_PROPERTY_EXEC_EX;
                         char *flags[3] = {}, **f = flags;
 
                         if (p->b)
                                 *f++ = (char *) "ignore-failure";
                         if (p->privileged)
                                 *f++ = (char *) "privileged";
-                        r = sd_bus_message_open_container(msg, 'v', "a(sasas)");
+                        r = sd_bus_message_open_container(msg, 'v', ex ? "a(sasas)" : "a(sasb)");
                         if (r >= 0)
-                                r = sd_bus_message_open_container(msg, 'a', "(sasas)");
+                                r = sd_bus_message_open_container(msg, 'a', ex ? "(sasas)" : "(sasb)");
                         if (r >= 0)
-                                r = sd_bus_message_open_container(msg, 'r', "sasas");
+                                r = sd_bus_message_open_container(msg, 'r', ex ? "sasas" : "sasb");
                         if (r >= 0)
                                 r = sd_bus_message_append(msg, "s", p->strv[0]);
                         if (r >= 0)
                                 r = sd_bus_message_append_strv(msg, p->strv);
                         if (r >= 0)
-                                r = sd_bus_message_append_strv(msg, flags);
+                                r = ex ? sd_bus_message_append_strv(msg, flags) :
+                                         sd_bus_message_append(msg, "b", p->b);
                         for (int k = 0; k < 3 && r >= 0; k++)
                                 r = sd_bus_message_close_container(msg);
                         break;
