@@ -121,28 +121,24 @@ static int property_get_console(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_append(reply, "s", machine_console_kind(userdata));
 }
 
-static int method_get_config(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+static int reply_definition(sd_bus_message *message, const MachineDef *def) {
         _cleanup_free_ char *json = NULL;
-        Machine *machine = userdata;
         int r;
 
-        r = machine_def_to_json(machine->resolved, true, &json);
+        r = machine_def_to_json(def, true, &json);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(message, "s", json);
 }
 
+static int method_get_config(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return reply_definition(message, ((Machine *) userdata)->resolved);
+}
+
 /* The definition as defined (file or DefineMachine), not resolved: what an editor or a change
  * of one key must start from, so tags, patterns and derived identifiers stay as written. */
 static int method_get_definition(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_free_ char *json = NULL;
-        Machine *machine = userdata;
-        int r;
-
-        r = machine_def_to_json(machine->def, true, &json);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(message, "s", json);
+        return reply_definition(message, ((Machine *) userdata)->def);
 }
 
 static uid_t machine_owner(const Machine *machine) {
